@@ -1,0 +1,71 @@
+"""create_app(settings): the one place the Flask application is assembled."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, Response, request
+from werkzeug.exceptions import HTTPException
+
+from hub.config import Settings, load_settings
+from hub.errors import HubError
+from hub.services import Hub
+from hub.taxii import bp as taxii_bp
+from hub.taxii import render
+from hub.taxii.media import TAXII_21
+from hub.taxii.paging import PageTokens
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Flask:
+    """Build the WSGI application. The database must already be initialised (`hub init`)."""
+    settings = settings or load_settings()
+    hub = hub or Hub.open(settings)
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=hub.secret("session_key"),
+        # Werkzeug refuses larger bodies before they are read; TAXII views also check up front.
+        MAX_CONTENT_LENGTH=settings.taxii.max_content_length,
+        JSON_SORT_KEYS=False,
+    )
+    app.extensions["hub"] = hub
+    app.extensions["hub.page_tokens"] = PageTokens(hub.secret("session_key"))
+    app.register_blueprint(taxii_bp, url_prefix="/taxii2")
+    _register_error_handlers(app)
+    return app
+
+
+def _error_response(error: HubError) -> Response:
+    response = Response(render.dumps(error.to_taxii()), status=error.status, content_type=TAXII_21)
+    if error.status == 401:
+        response.headers.add("WWW-Authenticate", 'Basic realm="hub", charset="UTF-8"')
+        response.headers.add("WWW-Authenticate", 'Bearer realm="hub"')
+    return response
+
+
+def _register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(HubError)
+    def _hub_error(error: HubError) -> Response:
+        return _error_response(error)
+
+    @app.errorhandler(HTTPException)
+    def _http_error(error: HTTPException) -> Response:
+        status = error.code or 500
+        hub_error = HubError(error.description or "")
+        hub_error.status = status
+        hub_error.title = error.name
+        if status == 413:
+            limit = app.config["MAX_CONTENT_LENGTH"]
+            hub_error.description = f"the body is larger than the limit of {limit} bytes"
+        response = _error_response(hub_error)
+        if status == 405 and error.response is None:
+            allowed = getattr(error, "valid_methods", None)
+            if allowed:
+                response.headers["Allow"] = ", ".join(allowed)
+        return response
+
+    @app.errorhandler(Exception)
+    def _unexpected(error: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return _error_response(HubError("the server failed to process the request"))

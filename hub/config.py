@@ -1,0 +1,303 @@
+"""Settings: frozen dataclasses loaded from a TOML file, each value overridable by env vars.
+
+The file is chosen by `--config` or `HUB_CONFIG`; any scalar setting `[section] key` can be
+overridden by `HUB_<SECTION>_<KEY>` (e.g. `HUB_STORAGE_URL`). Every problem is one
+`ConfigError` naming the key, so the CLI can print one line instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, get_type_hints
+
+MEMBER_KINDS = ("industry", "government")
+COLLECTION_KINDS = ("inbox", "feed", "trust-group")
+ALIAS = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+_READER = re.compile(r"^(?:\*|industry|government|sector:[\w.-]+|(?:industry|government):[\w.-]+)$")
+
+
+class ConfigError(Exception):
+    """A configuration problem; the message names the setting."""
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    workers: int = 2
+    threads: int = 4
+    # Base URL clients use to reach the hub (behind a proxy); empty: taken from each request.
+    public_url: str = ""
+
+
+@dataclass(frozen=True)
+class StorageSettings:
+    data_dir: str = "var"
+    # SQLAlchemy URL; empty means a SQLite file `hub.db` in data_dir.
+    url: str = ""
+    pool_size: int = 5
+    echo: bool = False
+
+
+@dataclass(frozen=True)
+class SecretsSettings:
+    # Each secret is a file (0600) created by `hub init`; empty means `<data_dir>/secrets/<name>`.
+    session_key_file: str = ""
+    api_key_pepper_file: str = ""
+    pseudonym_key_file: str = ""
+
+
+@dataclass(frozen=True)
+class TaxiiSettings:
+    title: str = "Threat-sharing hub"
+    description: str = "STIX 2.1 indicators shared under TLP and consent rules."
+    contact: str = ""
+    api_root: str = "hub"
+    max_content_length: int = 10 * 1024 * 1024
+    default_page_size: int = 100
+    max_page_size: int = 1000
+
+
+@dataclass(frozen=True)
+class CollectionSettings:
+    alias: str
+    title: str
+    description: str = ""
+    kind: str = "feed"
+    readers: tuple[str, ...] = ()
+    writers: tuple[str, ...] = ()
+
+
+DEFAULT_COLLECTIONS: tuple[CollectionSettings, ...] = (
+    CollectionSettings(
+        "inbox",
+        "Inbox",
+        "Members post their indicators here; the hub shares them by policy.",
+        kind="inbox",
+        writers=("industry",),
+    ),
+    CollectionSettings(
+        "government",
+        "Government feed",
+        "What the sharing policy releases to government members.",
+        readers=("government",),
+    ),
+    CollectionSettings(
+        "members",
+        "Members feed",
+        "What the sharing policy releases to industry peers.",
+        readers=("industry",),
+    ),
+    CollectionSettings(
+        "public",
+        "Public feed",
+        "TLP:CLEAR material, readable by every member.",
+        readers=("*",),
+    ),
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    server: ServerSettings = field(default_factory=ServerSettings)
+    storage: StorageSettings = field(default_factory=StorageSettings)
+    secrets: SecretsSettings = field(default_factory=SecretsSettings)
+    taxii: TaxiiSettings = field(default_factory=TaxiiSettings)
+    collections: tuple[CollectionSettings, ...] = DEFAULT_COLLECTIONS
+    # Where relative paths are resolved from: the config file's folder, else the working dir.
+    base_dir: str = "."
+
+    @property
+    def data_dir(self) -> Path:
+        return (Path(self.base_dir) / self.storage.data_dir).resolve()
+
+    @property
+    def database_url(self) -> str:
+        return self.storage.url or f"sqlite:///{self.data_dir / 'hub.db'}"
+
+    def secret_path(self, name: str) -> Path:
+        """Path of the secret file `name` (session_key, api_key_pepper, pseudonym_key)."""
+        configured: str = getattr(self.secrets, f"{name}_file")
+        if configured:
+            return (Path(self.base_dir) / configured).resolve()
+        return self.data_dir / "secrets" / name
+
+
+_SECTIONS: dict[str, type[Any]] = {
+    "server": ServerSettings,
+    "storage": StorageSettings,
+    "secrets": SecretsSettings,
+    "taxii": TaxiiSettings,
+}
+
+
+def load_settings(path: str | None = None, env: Mapping[str, str] | None = None) -> Settings:
+    """Load settings from `path` (or $HUB_CONFIG, or defaults) and apply HUB_* overrides."""
+    env = os.environ if env is None else env
+    path = path or env.get("HUB_CONFIG") or None
+    raw: dict[str, Any] = {}
+    base_dir = Path.cwd()
+    if path:
+        file = Path(path)
+        try:
+            raw = tomllib.loads(file.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"config file {path} does not exist") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"config file {path} cannot be read: {exc}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+        base_dir = file.resolve().parent
+    return _build(raw, env, base_dir)
+
+
+def _build(raw: dict[str, Any], env: Mapping[str, str], base_dir: Path) -> Settings:
+    unknown = set(raw) - set(_SECTIONS) - {"collections"}
+    if unknown:
+        raise ConfigError(f"unknown section [{sorted(unknown)[0]}]")
+    sections: dict[str, Any] = {}
+    for name, cls in _SECTIONS.items():
+        table = raw.get(name, {})
+        if not isinstance(table, dict):
+            raise ConfigError(f"[{name}] must be a table")
+        sections[name] = _section(name, cls, table, env)
+    collections = _collections(raw.get("collections"))
+    settings = Settings(collections=collections, base_dir=str(base_dir), **sections)
+    _check(settings)
+    return settings
+
+
+def _section(name: str, cls: type[Any], table: dict[str, Any], env: Mapping[str, str]) -> Any:
+    hints = get_type_hints(cls)
+    known = {f.name for f in fields(cls)}
+    for key in table:
+        if key not in known:
+            raise ConfigError(f"{name}.{key}: unknown setting")
+    values: dict[str, Any] = {}
+    for f in fields(cls):
+        env_name = f"HUB_{name}_{f.name}".upper()
+        if env_name in env:
+            values[f.name] = _from_env(
+                f"{name}.{f.name} (from {env_name})", hints[f.name], env[env_name]
+            )
+        elif f.name in table:
+            values[f.name] = _typed(f"{name}.{f.name}", hints[f.name], table[f.name])
+    return cls(**values)
+
+
+def _typed(key: str, hint: Any, value: Any) -> Any:
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(f"{key}: expected true or false, got {value!r}")
+    if hint is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise ConfigError(f"{key}: expected an integer, got {value!r}")
+    if hint is str:
+        if isinstance(value, str):
+            return value
+        raise ConfigError(f"{key}: expected a string, got {value!r}")
+    raise ConfigError(f"{key}: unsupported setting type")  # pragma: no cover
+
+
+def _from_env(key: str, hint: Any, text: str) -> Any:
+    if hint is bool:
+        lowered = text.strip().lower()
+        if lowered in ("1", "true", "yes", "on"):
+            return True
+        if lowered in ("0", "false", "no", "off"):
+            return False
+        raise ConfigError(f"{key}: expected true or false, got {text!r}")
+    if hint is int:
+        try:
+            return int(text.strip())
+        except ValueError:
+            raise ConfigError(f"{key}: expected an integer, got {text!r}") from None
+    return text
+
+
+def _collections(raw: Any) -> tuple[CollectionSettings, ...]:
+    if raw is None:
+        return DEFAULT_COLLECTIONS
+    if not isinstance(raw, dict):
+        raise ConfigError("[collections] must be a table of [collections.<alias>] tables")
+    result = []
+    known = {f.name for f in fields(CollectionSettings)} - {"alias"}
+    for alias, table in raw.items():
+        key = f"collections.{alias}"
+        if not ALIAS.match(alias):
+            raise ConfigError(f"{key}: an alias is lowercase letters, digits, '-' or '_'")
+        if not isinstance(table, dict):
+            raise ConfigError(f"{key} must be a table")
+        for name in table:
+            if name not in known:
+                raise ConfigError(f"{key}.{name}: unknown setting")
+        values: dict[str, Any] = {"alias": alias, "title": table.get("title", alias)}
+        for name in ("title", "description", "kind"):
+            if name in table:
+                values[name] = _typed(f"{key}.{name}", str, table[name])
+        for name in ("readers", "writers"):
+            if name in table:
+                values[name] = _principals(f"{key}.{name}", table[name])
+        result.append(CollectionSettings(**values))
+    return tuple(result)
+
+
+def _principals(key: str, value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{key}: expected a list of strings")
+    for item in value:
+        if not _READER.match(item):
+            raise ConfigError(
+                f"{key}: {item!r} is not a member kind ('industry', 'government'), "
+                "'<kind>:<sector>', 'sector:<sector>' or '*'"
+            )
+    return tuple(value)
+
+
+def check_principals(key: str, values: list[str]) -> tuple[str, ...]:
+    """Validate reader/writer entries given outside a config file (e.g. on the command line)."""
+    return _principals(key, values)
+
+
+def _check(settings: Settings) -> None:
+    server, taxii = settings.server, settings.taxii
+    if not 0 < server.port < 65536:
+        raise ConfigError(f"server.port: {server.port} is not a TCP port")
+    if server.workers < 1 or server.threads < 1:
+        raise ConfigError("server.workers and server.threads must be at least 1")
+    if taxii.max_content_length < 1024:
+        raise ConfigError("taxii.max_content_length: must be at least 1024 bytes")
+    if not 1 <= taxii.default_page_size <= taxii.max_page_size:
+        raise ConfigError("taxii.default_page_size: must be between 1 and taxii.max_page_size")
+    if not ALIAS.match(taxii.api_root):
+        raise ConfigError("taxii.api_root: lowercase letters, digits, '-' or '_'")
+    url = settings.storage.url
+    if url and not url.startswith(("sqlite:", "postgresql:", "postgresql+psycopg:")):
+        raise ConfigError("storage.url: only sqlite:// and postgresql:// URLs are supported")
+    aliases = [c.alias for c in settings.collections]
+    if len(aliases) != len(set(aliases)):
+        raise ConfigError("collections: an alias is defined twice")
+    for c in settings.collections:
+        if c.kind not in COLLECTION_KINDS:
+            raise ConfigError(f"collections.{c.alias}.kind: one of {', '.join(COLLECTION_KINDS)}")
+
+
+def replace(settings: Settings, **sections: Any) -> Settings:
+    """A copy of `settings` with some scalar settings changed: replace(s, storage={'url': ...})."""
+    changes: dict[str, Any] = {}
+    for name, values in sections.items():
+        if name in _SECTIONS:
+            changes[name] = dataclasses.replace(getattr(settings, name), **values)
+        else:
+            changes[name] = values
+    result = dataclasses.replace(settings, **changes)
+    _check(result)
+    return result

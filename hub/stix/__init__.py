@@ -1,0 +1,1 @@
+"""Pure STIX 2.1 helpers: identifiers, timestamps, object versions. See README.md."""

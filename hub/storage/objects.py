@@ -1,0 +1,357 @@
+"""Repository for stored object versions: the only thing TAXII reads.
+
+Each collection hands out a sequence number per stored version, under a lock on the collection
+row, so sequence order is commit order and date_added order. Pages are keyset range scans over
+(collection, seq): no counting or sorting of the whole collection, and a client paging while
+others write never skips or repeats a version.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    bindparam,
+    delete,
+    false,
+    func,
+    insert,
+    or_,
+    select,
+    true,
+    update,
+)
+
+from hub.stix.timestamps import now_us
+from hub.storage.tables import collections, object_versions
+
+ov = object_versions
+_IN_CHUNK = 500  # keeps IN lists well under SQLite's bound-parameter limit
+
+
+@dataclass(frozen=True, slots=True)
+class NewVersion:
+    """One object version to store; version_us is None for objects without a version."""
+
+    object_id: str
+    type: str
+    spec_version: str
+    version_us: int | None
+    version_text: str | None
+    body: str
+
+
+@dataclass(frozen=True, slots=True)
+class StoredOutcome:
+    stored: bool  # False: that version was already there (a harmless duplicate)
+    date_added_us: int
+
+
+@dataclass(frozen=True)
+class ObjectQuery:
+    """TAXII filters, already parsed. `versions` holds 'last', 'first', 'all'; timestamps go
+    in `version_us`. An empty tuple means no filter on that field."""
+
+    ids: tuple[str, ...] = ()
+    types: tuple[str, ...] = ()
+    versions: tuple[str, ...] = ("last",)
+    version_us: tuple[int, ...] = ()
+    spec_versions: tuple[str, ...] = ()
+    added_after_us: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    seq: int
+    object_id: str
+    type: str
+    spec_version: str
+    version_us: int
+    version_text: str | None
+    date_added_us: int
+    body: str
+
+
+@dataclass
+class Page:
+    rows: list[Row] = field(default_factory=list)
+    more: bool = False
+
+
+@dataclass
+class _ObjectState:
+    versions: set[int] = field(default_factory=set)
+    # (version_us, seq) of the latest and the first version, and whether that row is new
+    latest: tuple[int, int] | None = None
+    first: tuple[int, int] | None = None
+
+
+_ROW_COLS = (
+    ov.c.seq,
+    ov.c.object_id,
+    ov.c.type,
+    ov.c.spec_version,
+    ov.c.version_us,
+    ov.c.version_text,
+    ov.c.date_added_us,
+)
+
+
+class ObjectRepository:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    # --- writing -------------------------------------------------------------------------
+
+    def add(
+        self, collection_id: str, items: Sequence[NewVersion], submitted_by: str | None
+    ) -> list[StoredOutcome]:
+        """Store each version not already stored; must run inside Database.write()."""
+        next_seq, last_added = self._lock(collection_id)
+        states = self._states(collection_id, {item.object_id for item in items})
+        outcomes: list[StoredOutcome] = []
+        new_rows: list[dict[str, object]] = []
+        flag_changes: dict[int, dict[str, bool]] = {}
+        clock = now_us()
+        for item in items:
+            state = states.setdefault(item.object_id, _ObjectState())
+            if item.version_us is None and state.versions:
+                outcomes.append(StoredOutcome(False, 0))  # unversioned: stored once, ever
+                continue
+            if item.version_us is not None and item.version_us in state.versions:
+                outcomes.append(StoredOutcome(False, 0))
+                continue
+            last_added = max(clock, last_added + 1)  # strictly increasing per collection
+            seq = next_seq
+            next_seq += 1
+            version_us = last_added if item.version_us is None else item.version_us
+            state.versions.add(version_us)
+            row: dict[str, object] = {
+                "collection_id": collection_id,
+                "seq": seq,
+                "object_id": item.object_id,
+                "type": item.type,
+                "spec_version": item.spec_version,
+                "version_us": version_us,
+                "version_text": item.version_text,
+                "date_added_us": last_added,
+                "is_latest": False,
+                "is_first": False,
+                "submitted_by": submitted_by,
+                "body": item.body,
+            }
+            new_rows.append(row)
+            if state.latest is None or version_us > state.latest[0]:
+                if state.latest is not None:
+                    flag_changes.setdefault(state.latest[1], {})["is_latest"] = False
+                state.latest = (version_us, seq)
+                flag_changes.setdefault(seq, {})["is_latest"] = True
+            if state.first is None or version_us < state.first[0]:
+                if state.first is not None:
+                    flag_changes.setdefault(state.first[1], {})["is_first"] = False
+                state.first = (version_us, seq)
+                flag_changes.setdefault(seq, {})["is_first"] = True
+            outcomes.append(StoredOutcome(True, last_added))
+        if new_rows:
+            first_new = new_rows[0]["seq"]
+            assert isinstance(first_new, int)
+            existing_changes: list[dict[str, object]] = []
+            for seq, changes in flag_changes.items():
+                if seq >= first_new:
+                    new_rows[seq - first_new].update(changes)
+                else:
+                    existing_changes.append({"k_seq": seq, **changes})
+            self.conn.execute(insert(ov), new_rows)
+            self._apply_flags(collection_id, existing_changes)
+            self.conn.execute(
+                update(collections)
+                .where(collections.c.id == collection_id)
+                .values(next_seq=next_seq, last_added_us=last_added)
+            )
+        return outcomes
+
+    def delete(
+        self,
+        collection_id: str,
+        object_id: str,
+        query: ObjectQuery,
+        submitted_by: str | None,
+    ) -> int:
+        """Delete the versions of one object that match `query` (and, if given, were submitted
+        by `submitted_by`); return how many. Must run inside Database.write()."""
+        self._lock(collection_id)
+        conditions = [ov.c.collection_id == collection_id, ov.c.object_id == object_id]
+        conditions += self._version_conditions(query)
+        if submitted_by is not None:
+            conditions.append(ov.c.submitted_by == submitted_by)
+        removed = self.conn.execute(delete(ov).where(*conditions)).rowcount
+        if removed:
+            self._refresh_flags(collection_id, object_id)
+        return int(removed)
+
+    def _lock(self, collection_id: str) -> tuple[int, int]:
+        row = self.conn.execute(
+            select(collections.c.next_seq, collections.c.last_added_us)
+            .where(collections.c.id == collection_id)
+            .with_for_update()
+        ).one()
+        return int(row[0]), int(row[1])
+
+    def _states(self, collection_id: str, object_ids: Iterable[str]) -> dict[str, _ObjectState]:
+        states: dict[str, _ObjectState] = {}
+        ids = list(object_ids)
+        for start in range(0, len(ids), _IN_CHUNK):
+            chunk = ids[start : start + _IN_CHUNK]
+            query = select(
+                ov.c.object_id, ov.c.version_us, ov.c.seq, ov.c.is_latest, ov.c.is_first
+            ).where(ov.c.collection_id == collection_id, ov.c.object_id.in_(chunk))
+            for object_id, version_us, seq, is_latest, is_first in self.conn.execute(query):
+                state = states.setdefault(object_id, _ObjectState())
+                state.versions.add(version_us)
+                if is_latest:
+                    state.latest = (version_us, seq)
+                if is_first:
+                    state.first = (version_us, seq)
+        return states
+
+    def _apply_flags(self, collection_id: str, changes: list[dict[str, object]]) -> None:
+        for flag in ("is_latest", "is_first"):
+            batch = [{"k_seq": c["k_seq"], "v": c[flag]} for c in changes if flag in c]
+            if batch:
+                self.conn.execute(
+                    update(ov)
+                    .where(ov.c.collection_id == collection_id, ov.c.seq == bindparam("k_seq"))
+                    .values({flag: bindparam("v")}),
+                    batch,
+                )
+
+    def _refresh_flags(self, collection_id: str, object_id: str) -> None:
+        rows = self.conn.execute(
+            select(ov.c.seq, ov.c.version_us)
+            .where(ov.c.collection_id == collection_id, ov.c.object_id == object_id)
+            .order_by(ov.c.version_us)
+        ).all()
+        if not rows:
+            return
+        first_seq, latest_seq = rows[0][0], rows[-1][0]
+        self.conn.execute(
+            update(ov)
+            .where(ov.c.collection_id == collection_id, ov.c.object_id == object_id)
+            .values(is_first=ov.c.seq == first_seq, is_latest=ov.c.seq == latest_seq)
+        )
+
+    # --- reading -------------------------------------------------------------------------
+
+    def page(
+        self,
+        collection_id: str,
+        query: ObjectQuery,
+        *,
+        after_seq: int,
+        limit: int,
+        object_id: str | None = None,
+        with_body: bool = True,
+    ) -> Page:
+        """Versions matching `query` with seq > after_seq, in seq (= date_added) order."""
+        start = self._start_seq(collection_id, query.added_after_us, after_seq)
+        if start is None:
+            return Page()
+        cols = (*_ROW_COLS, ov.c.body) if with_body else _ROW_COLS
+        conditions: list[ColumnElement[bool]] = [
+            ov.c.collection_id == collection_id,
+            ov.c.seq >= start,
+        ]
+        if object_id is not None:
+            conditions.append(ov.c.object_id == object_id)
+        conditions += self._filter_conditions(query)
+        stmt = select(*cols).where(*conditions).order_by(ov.c.seq).limit(limit + 1)
+        rows = self.conn.execute(stmt).all()
+        more = len(rows) > limit
+        if with_body:
+            return Page([Row(*row) for row in rows[:limit]], more)
+        return Page([_bodiless(row) for row in rows[:limit]], more)
+
+    def versions(
+        self,
+        collection_id: str,
+        object_id: str,
+        query: ObjectQuery,
+        *,
+        after_version_us: int | None,
+        limit: int,
+    ) -> Page:
+        """The versions of one object, oldest first by `modified`, keyset-paged on it."""
+        conditions: list[ColumnElement[bool]] = [
+            ov.c.collection_id == collection_id,
+            ov.c.object_id == object_id,
+        ]
+        if after_version_us is not None:
+            conditions.append(ov.c.version_us > after_version_us)
+        if query.added_after_us is not None:
+            conditions.append(ov.c.date_added_us > query.added_after_us)
+        if query.spec_versions:
+            conditions.append(ov.c.spec_version.in_(query.spec_versions))
+        stmt = select(*_ROW_COLS).where(*conditions).order_by(ov.c.version_us).limit(limit + 1)
+        rows = self.conn.execute(stmt).all()
+        return Page([_bodiless(row) for row in rows[:limit]], len(rows) > limit)
+
+    def exists(self, collection_id: str, object_id: str) -> bool:
+        stmt = select(ov.c.seq).where(
+            ov.c.collection_id == collection_id, ov.c.object_id == object_id
+        )
+        return self.conn.execute(stmt.limit(1)).first() is not None
+
+    def count(self, collection_id: str) -> int:
+        """Stored versions in a collection (for operators and tests, not for TAXII pages)."""
+        stmt = select(func.count()).select_from(ov).where(ov.c.collection_id == collection_id)
+        return int(self.conn.execute(stmt).scalar_one())
+
+    def _start_seq(
+        self, collection_id: str, added_after_us: int | None, after_seq: int
+    ) -> int | None:
+        start = after_seq + 1
+        if added_after_us is None:
+            return start
+        first = self.conn.execute(
+            select(func.min(ov.c.seq)).where(
+                ov.c.collection_id == collection_id, ov.c.date_added_us > added_after_us
+            )
+        ).scalar()
+        if first is None:
+            return None
+        return max(start, int(first))
+
+    def _filter_conditions(self, query: ObjectQuery) -> list[ColumnElement[bool]]:
+        conditions: list[ColumnElement[bool]] = []
+        if query.ids:
+            conditions.append(ov.c.object_id.in_(query.ids))
+        if query.types:
+            conditions.append(ov.c.type.in_(query.types))
+        if query.spec_versions:
+            conditions.append(ov.c.spec_version.in_(query.spec_versions))
+        conditions += self._version_conditions(query)
+        return conditions
+
+    @staticmethod
+    def _version_conditions(query: ObjectQuery) -> list[ColumnElement[bool]]:
+        if "all" in query.versions or (not query.versions and not query.version_us):
+            return []
+        alternatives: list[ColumnElement[bool]] = []
+        if "last" in query.versions:
+            alternatives.append(ov.c.is_latest == true())
+        if "first" in query.versions:
+            alternatives.append(ov.c.is_first == true())
+        if query.version_us:
+            alternatives.append(ov.c.version_us.in_(query.version_us))
+        if not alternatives:
+            return [false()]
+        return [alternatives[0] if len(alternatives) == 1 else or_(*alternatives)]
+
+
+def _bodiless(row: Any) -> Row:
+    seq, object_id, obj_type, spec_version, version_us, version_text, date_added_us = row
+    return Row(seq, object_id, obj_type, spec_version, version_us, version_text, date_added_us, "")

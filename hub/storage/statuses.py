@@ -1,0 +1,102 @@
+"""Repository for TAXII status resources and their per-object details."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import Connection, insert, select
+
+from hub.storage.tables import status_details, statuses
+
+
+@dataclass(frozen=True, slots=True)
+class Detail:
+    object_id: str
+    version: str | None
+    message: str | None = None
+
+
+@dataclass
+class Status:
+    id: str
+    collection_id: str
+    member_id: str
+    status: str  # pending | complete
+    request_us: int
+    total_count: int
+    success_count: int
+    failure_count: int
+    pending_count: int
+    successes: list[Detail] = field(default_factory=list)
+    failures: list[Detail] = field(default_factory=list)
+    pendings: list[Detail] = field(default_factory=list)
+
+
+_COUNTS = ("total_count", "success_count", "failure_count", "pending_count")
+
+
+class StatusRepository:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def add(self, status: Status) -> None:
+        self.conn.execute(
+            insert(statuses).values(
+                id=status.id,
+                collection_id=status.collection_id,
+                member_id=status.member_id,
+                status=status.status,
+                request_us=status.request_us,
+                **{name: getattr(status, name) for name in _COUNTS},
+            )
+        )
+        rows = [
+            {
+                "status_id": status.id,
+                "outcome": outcome,
+                "object_id": detail.object_id,
+                "version": detail.version,
+                "message": detail.message,
+            }
+            for outcome, details in (
+                ("success", status.successes),
+                ("failure", status.failures),
+                ("pending", status.pendings),
+            )
+            for detail in details
+        ]
+        if rows:
+            self.conn.execute(insert(status_details), rows)
+
+    def get(self, status_id: str) -> Status | None:
+        row = self.conn.execute(
+            select(
+                statuses.c.id,
+                statuses.c.collection_id,
+                statuses.c.member_id,
+                statuses.c.status,
+                statuses.c.request_us,
+                *(statuses.c[name] for name in _COUNTS),
+            ).where(statuses.c.id == status_id)
+        ).first()
+        if row is None:
+            return None
+        status = Status(*row)
+        details = self.conn.execute(
+            select(
+                status_details.c.outcome,
+                status_details.c.object_id,
+                status_details.c.version,
+                status_details.c.message,
+            )
+            .where(status_details.c.status_id == status_id)
+            .order_by(status_details.c.id)
+        )
+        lists = {
+            "success": status.successes,
+            "failure": status.failures,
+            "pending": status.pendings,
+        }
+        for outcome, object_id, version, message in details:
+            lists[outcome].append(Detail(object_id, version, message))
+        return status

@@ -1,0 +1,134 @@
+"""The hub's tables. Alembic migrations in `migrations/` create them; a test checks they agree."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+    }
+)
+
+# Times are integers of microseconds since the epoch (UTC): portable, indexable, exact.
+
+members = Table(
+    "members",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("kind", String(20), nullable=False),
+    Column("sector", String(100), nullable=True),
+    Column("consent", String(20), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("contact", Text, nullable=True),
+    Column("created_us", BigInteger, nullable=False),
+    Column("updated_us", BigInteger, nullable=False),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("email", String(320), nullable=False, unique=True),
+    Column("password_hash", Text, nullable=False),
+    Column("role", String(20), nullable=False),
+    Column("member_id", String(36), ForeignKey("members.id"), nullable=True),
+    Column("status", String(20), nullable=False),
+    Column("created_us", BigInteger, nullable=False),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("member_id", String(36), ForeignKey("members.id"), nullable=False, index=True),
+    # HMAC-SHA256(pepper, secret), hex: the secret itself is never stored.
+    Column("digest", String(64), nullable=False, unique=True),
+    Column("scope", String(20), nullable=False),
+    Column("label", String(200), nullable=True),
+    Column("created_us", BigInteger, nullable=False),
+    Column("expires_us", BigInteger, nullable=True),
+    Column("revoked_us", BigInteger, nullable=True),
+    Column("last_used_us", BigInteger, nullable=True),
+)
+
+collections = Table(
+    "collections",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("alias", String(63), nullable=False, unique=True),
+    Column("title", String(200), nullable=False),
+    Column("description", Text, nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("readers", Text, nullable=False),  # JSON list of principals
+    Column("writers", Text, nullable=False),
+    # Defined in the config file (synchronised at start) or added with `hub collection add`.
+    Column("source", String(20), nullable=False),
+    Column("created_us", BigInteger, nullable=False),
+    # Writers lock this row, so sequence numbers and date_added are handed out in commit order.
+    Column("next_seq", BigInteger, nullable=False),
+    Column("last_added_us", BigInteger, nullable=False),
+)
+
+object_versions = Table(
+    "object_versions",
+    metadata,
+    Column("collection_id", String(36), ForeignKey("collections.id"), primary_key=True),
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("object_id", String(300), nullable=False),
+    Column("type", String(250), nullable=False),
+    Column("spec_version", String(8), nullable=False),
+    Column("version_us", BigInteger, nullable=False),
+    Column("version_text", String(40), nullable=True),  # None: the object has no version
+    Column("date_added_us", BigInteger, nullable=False),
+    Column("is_latest", Boolean, nullable=False),
+    Column("is_first", Boolean, nullable=False),
+    Column("submitted_by", String(36), ForeignKey("members.id"), nullable=True),
+    Column("body", Text, nullable=False),  # the object as compact JSON
+    UniqueConstraint("collection_id", "object_id", "version_us"),
+    Index(None, "collection_id", "is_latest", "seq"),
+    Index(None, "collection_id", "type", "seq"),
+    Index(None, "collection_id", "date_added_us"),
+)
+
+statuses = Table(
+    "statuses",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("collection_id", String(36), ForeignKey("collections.id"), nullable=False),
+    Column("member_id", String(36), ForeignKey("members.id"), nullable=False, index=True),
+    Column("status", String(20), nullable=False),
+    Column("request_us", BigInteger, nullable=False),
+    Column("total_count", Integer, nullable=False),
+    Column("success_count", Integer, nullable=False),
+    Column("failure_count", Integer, nullable=False),
+    Column("pending_count", Integer, nullable=False),
+)
+
+status_details = Table(
+    "status_details",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("status_id", String(36), ForeignKey("statuses.id"), nullable=False, index=True),
+    Column("outcome", String(10), nullable=False),  # success | failure | pending
+    Column("object_id", String(300), nullable=False),
+    Column("version", String(40), nullable=True),
+    Column("message", Text, nullable=True),
+)

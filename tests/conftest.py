@@ -1,0 +1,65 @@
+"""Shared fixtures: databases (SQLite and PostgreSQL), hubs, and a live server on loopback."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from hub.services import Hub
+from tests.support import postgres
+from tests.support.hubs import LiveServer, World, make_hub, make_world
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    try:
+        with postgres.postgres_server() as url:
+            yield url
+    except RuntimeError as exc:
+        pytest.fail(str(exc), pytrace=False)
+
+
+@pytest.fixture
+def pg_schema_url(postgres_url: str) -> Iterator[str]:
+    with postgres.schema(postgres_url, f"t_{uuid.uuid4().hex[:12]}") as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The same test runs on SQLite and on PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'hub.db'}"
+    url: str = request.getfixturevalue("pg_schema_url")
+    return url
+
+
+@pytest.fixture
+def hub(tmp_path: Path) -> Iterator[Hub]:
+    """A hub on SQLite, initialised."""
+    instance = make_hub(tmp_path / "var")
+    yield instance
+    instance.close()
+
+
+@pytest.fixture
+def any_hub(tmp_path: Path, database_url: str) -> Iterator[Hub]:
+    """A hub on each storage engine in turn."""
+    instance = make_hub(tmp_path / "var", database_url)
+    yield instance
+    instance.close()
+
+
+@pytest.fixture
+def world(hub: Hub) -> World:
+    return make_world(hub)
+
+
+@pytest.fixture
+def server(world: World) -> Iterator[LiveServer]:
+    live = LiveServer(world.hub)
+    yield live
+    live.stop()

@@ -1,0 +1,108 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from hub.config import DEFAULT_COLLECTIONS, ConfigError, load_settings
+
+
+def write(tmp_path: Path, text: str) -> str:
+    path = tmp_path / "hub.toml"
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+def test_defaults_without_a_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings(None, env={})
+    assert settings.server.port == 8080
+    assert settings.database_url == f"sqlite:///{tmp_path / 'var' / 'hub.db'}"
+    assert settings.collections == DEFAULT_COLLECTIONS
+    assert settings.secret_path("session_key") == tmp_path / "var" / "secrets" / "session_key"
+
+
+def test_file_values_and_relative_paths_follow_the_file(tmp_path: Path) -> None:
+    path = write(tmp_path, '[server]\nport = 9000\n[storage]\ndata_dir = "data"\n')
+    settings = load_settings(path, env={})
+    assert settings.server.port == 9000
+    assert settings.data_dir == tmp_path / "data"
+
+
+def test_hub_config_env_chooses_the_file(tmp_path: Path) -> None:
+    path = write(tmp_path, "[server]\nport = 9100\n")
+    assert load_settings(None, env={"HUB_CONFIG": path}).server.port == 9100
+
+
+def test_env_overrides_file(tmp_path: Path) -> None:
+    path = write(tmp_path, "[server]\nport = 9000\n[storage]\necho = false\n")
+    env = {"HUB_SERVER_PORT": "9200", "HUB_STORAGE_ECHO": "yes", "HUB_TAXII_TITLE": "CERT hub"}
+    settings = load_settings(path, env=env)
+    assert settings.server.port == 9200
+    assert settings.storage.echo is True
+    assert settings.taxii.title == "CERT hub"
+
+
+def test_collections_from_file_replace_defaults(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        '[collections.energy]\ntitle = "Energy"\nkind = "trust-group"\n'
+        'readers = ["industry:energy", "government"]\nwriters = ["sector:energy"]\n',
+    )
+    (only,) = load_settings(path, env={}).collections
+    assert (only.alias, only.kind, only.readers, only.writers) == (
+        "energy",
+        "trust-group",
+        ("industry:energy", "government"),
+        ("sector:energy",),
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "env", "message"),
+    [
+        ("[server]\nport = 'x'\n", {}, r"server\.port: expected an integer"),
+        (
+            "",
+            {"HUB_SERVER_PORT": "eighty"},
+            r"server\.port \(from HUB_SERVER_PORT\): expected an integer",
+        ),
+        ("", {"HUB_STORAGE_ECHO": "maybe"}, r"storage\.echo .*true or false"),
+        ("[server]\nprot = 1\n", {}, r"server\.prot: unknown setting"),
+        ("[sever]\n", {}, r"unknown section \[sever\]"),
+        ("[server]\nport = 70000\n", {}, r"server\.port"),
+        ("[storage]\nurl = 'mysql://x'\n", {}, r"storage\.url"),
+        ("[taxii]\ndefault_page_size = 5000\n", {}, r"taxii\.default_page_size"),
+        ("[collections.x]\nreaders = ['martians']\n", {}, r"collections\.x\.readers: 'martians'"),
+        ("[collections.x]\nkind = 'bin'\n", {}, r"collections\.x\.kind"),
+        ("[collections.Bad]\n", {}, r"collections\.Bad"),
+        ("[server\n", {}, r"not valid TOML"),
+    ],
+)
+def test_bad_settings_name_the_key(
+    tmp_path: Path, text: str, env: dict[str, str], message: str
+) -> None:
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError, match=message):
+        load_settings(path, env=env)
+
+
+def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_settings(str(tmp_path / "nope.toml"), env={})
+
+
+def test_example_file_documents_every_default() -> None:
+    example = Path(__file__).parents[3] / "config.example.toml"
+    assert load_settings(str(example), env={}).collections == DEFAULT_COLLECTIONS
+    from dataclasses import fields
+
+    from hub.config import Settings
+
+    defaults = Settings()
+    loaded = load_settings(str(example), env={})
+    for section in ("server", "storage", "secrets", "taxii"):
+        assert getattr(loaded, section) == getattr(defaults, section)
+        text = example.read_text(encoding="utf-8")
+        for f in fields(getattr(defaults, section)):
+            assert f"\n{f.name} = " in text, f"{section}.{f.name} is not documented"
