@@ -316,10 +316,13 @@ class ObjectRepository:
         start = after_seq + 1
         if added_after_us is None:
             return start
+        # date_added and seq grow together, so the first row by date_added is the first by seq:
+        # one index probe, where min(seq) would visit every row added since.
         first = self.conn.execute(
-            select(func.min(ov.c.seq)).where(
-                ov.c.collection_id == collection_id, ov.c.date_added_us > added_after_us
-            )
+            select(ov.c.seq)
+            .where(ov.c.collection_id == collection_id, ov.c.date_added_us > added_after_us)
+            .order_by(ov.c.date_added_us)
+            .limit(1)
         ).scalar()
         if first is None:
             return None
