@@ -8,7 +8,7 @@ from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
 from hub.config import Settings, load_settings
-from hub.errors import HubError
+from hub.errors import HubError, title_for
 from hub.services import Hub
 from hub.taxii import bp as taxii_bp
 from hub.taxii import render
@@ -54,7 +54,7 @@ def _register_error_handlers(app: Flask) -> None:
         status = error.code or 500
         hub_error = HubError(error.description or "")
         hub_error.status = status
-        hub_error.title = error.name
+        hub_error.title = title_for(status, error.name)
         if status == 413:
             limit = app.config["MAX_CONTENT_LENGTH"]
             hub_error.description = f"the body is larger than the limit of {limit} bytes"

@@ -65,6 +65,32 @@ class TaxiiSettings:
 
 
 @dataclass(frozen=True)
+class IngestSettings:
+    # Most objects one submission may carry, and deepest JSON nesting accepted.
+    max_objects: int = 100_000
+    max_depth: int = 32
+    # Objects validated and stored per transaction (each one updates the status resource).
+    chunk_size: int = 1000
+    # Submissions up to this many objects are processed before the POST is answered (the
+    # status comes back complete); larger ones are queued. 0: queue everything.
+    inline_max_objects: int = 1000
+    # How far ahead of the hub's clock a `created`/`modified` timestamp may be.
+    future_tolerance_seconds: int = 86_400
+
+
+@dataclass(frozen=True)
+class QueueSettings:
+    # Redis URL for the submission queue (a Redis Stream with a consumer group), processed by
+    # `hub worker`. Empty: the web process runs the pipeline on a background thread.
+    redis_url: str = ""
+    stream: str = "hub:submissions"
+    group: str = "hub-workers"
+    # A submission held this long by a worker that stopped answering is taken over by another;
+    # one still pending in the database this long after it was queued is queued again.
+    reclaim_after_seconds: int = 60
+
+
+@dataclass(frozen=True)
 class CollectionSettings:
     alias: str
     title: str
@@ -109,6 +135,8 @@ class Settings:
     storage: StorageSettings = field(default_factory=StorageSettings)
     secrets: SecretsSettings = field(default_factory=SecretsSettings)
     taxii: TaxiiSettings = field(default_factory=TaxiiSettings)
+    ingest: IngestSettings = field(default_factory=IngestSettings)
+    queue: QueueSettings = field(default_factory=QueueSettings)
     collections: tuple[CollectionSettings, ...] = DEFAULT_COLLECTIONS
     # Where relative paths are resolved from: the config file's folder, else the working dir.
     base_dir: str = "."
@@ -134,6 +162,8 @@ _SECTIONS: dict[str, type[Any]] = {
     "storage": StorageSettings,
     "secrets": SecretsSettings,
     "taxii": TaxiiSettings,
+    "ingest": IngestSettings,
+    "queue": QueueSettings,
 }
 
 
@@ -279,6 +309,15 @@ def _check(settings: Settings) -> None:
         raise ConfigError("taxii.default_page_size: must be between 1 and taxii.max_page_size")
     if not ALIAS.match(taxii.api_root):
         raise ConfigError("taxii.api_root: lowercase letters, digits, '-' or '_'")
+    ingest, queue = settings.ingest, settings.queue
+    if ingest.max_objects < 1 or ingest.max_depth < 2 or ingest.chunk_size < 1:
+        raise ConfigError("ingest.max_objects, max_depth and chunk_size must be positive")
+    if ingest.inline_max_objects < 0 or ingest.future_tolerance_seconds < 0:
+        raise ConfigError("ingest.inline_max_objects and future_tolerance_seconds are >= 0")
+    if queue.redis_url and not queue.redis_url.startswith(("redis://", "rediss://", "unix://")):
+        raise ConfigError("queue.redis_url: a redis://, rediss:// or unix:// URL")
+    if queue.reclaim_after_seconds < 1:
+        raise ConfigError("queue.reclaim_after_seconds: at least 1")
     url = settings.storage.url
     if url and not url.startswith(("sqlite:", "postgresql:", "postgresql+psycopg:")):
         raise ConfigError("storage.url: only sqlite:// and postgresql:// URLs are supported")

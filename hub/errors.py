@@ -69,3 +69,21 @@ class Unprocessable(HubError):
 class Conflict(HubError):
     status = 409
     title = "Conflict"
+
+
+def title_for(status: int, fallback: str) -> str:
+    """The hub's own title for an HTTP status, so one status never has two titles."""
+    for cls in (
+        BadRequest,
+        Unauthorized,
+        Forbidden,
+        NotFound,
+        NotAcceptable,
+        PayloadTooLarge,
+        UnsupportedMediaType,
+        Unprocessable,
+        Conflict,
+    ):
+        if cls.status == status:
+            return cls.title
+    return fallback

@@ -112,17 +112,15 @@ def get_status(hub: Hub, principal: Principal, status_id: str) -> Status:
 
 def read_page(
     hub: Hub,
-    principal: Principal,
-    collection_ref: str,
+    view: VisibleCollection,
     query: ObjectQuery,
     *,
     after_seq: int,
     limit: int,
     object_id: str | None = None,
     with_body: bool = True,
-) -> tuple[VisibleCollection, Page]:
-    """A page of versions from a readable collection (all objects, or one object's)."""
-    view = get_for(hub, principal, collection_ref, need="read")
+) -> Page:
+    """A page of versions from a collection the caller may read (see collections.get_for)."""
     with hub.db.read() as conn:
         repo = ObjectRepository(conn)
         page = repo.page(
@@ -139,20 +137,18 @@ def read_page(
             and not repo.exists(view.collection.id, object_id)
         ):
             raise NotFound(f"no object {object_id!r} in this collection")
-    return view, page
+    return page
 
 
 def read_versions(
     hub: Hub,
-    principal: Principal,
-    collection_ref: str,
+    view: VisibleCollection,
     object_id: str,
     query: ObjectQuery,
     *,
     after_version_us: int | None,
     limit: int,
-) -> tuple[VisibleCollection, Page]:
-    view = get_for(hub, principal, collection_ref, need="read")
+) -> Page:
     with hub.db.read() as conn:
         repo = ObjectRepository(conn)
         page = repo.versions(
@@ -160,7 +156,7 @@ def read_versions(
         )
         if not page.rows and not repo.exists(view.collection.id, object_id):
             raise NotFound(f"no object {object_id!r} in this collection")
-    return view, page
+    return page
 
 
 def delete_object(

@@ -9,6 +9,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -131,4 +132,26 @@ status_details = Table(
     Column("object_id", String(300), nullable=False),
     Column("version", String(40), nullable=True),
     Column("message", Text, nullable=True),
+)
+
+submissions = Table(
+    "submissions",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("member_id", String(36), ForeignKey("members.id"), nullable=False, index=True),
+    Column("collection_id", String(36), ForeignKey("collections.id"), nullable=False),
+    Column("status_id", String(36), ForeignKey("statuses.id"), nullable=False, unique=True),
+    Column("channel", String(20), nullable=False),  # taxii | api
+    Column("content_type", String(100), nullable=False),
+    Column("received_us", BigInteger, nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("raw", LargeBinary, nullable=False),  # the body as received
+    Column("state", String(20), nullable=False),  # pending | done
+    # Objects handled so far, in order; moves forward in the same transaction as what they
+    # stored, so processing resumes exactly where a dead worker stopped.
+    Column("processed_count", Integer, nullable=False),
+    Column("enqueued_us", BigInteger, nullable=False),
+    Column("finished_us", BigInteger, nullable=True),
+    Index(None, "state", "enqueued_us"),
 )

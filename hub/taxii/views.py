@@ -9,6 +9,7 @@ from hub.errors import NotFound, PayloadTooLarge, Unauthorized
 from hub.services import Hub, membership
 from hub.services import collections as collection_service
 from hub.services import objects as object_service
+from hub.services.collections import VisibleCollection
 from hub.taxii import params, render
 from hub.taxii.media import TAXII_21, check_accept, check_content_type
 from hub.taxii.paging import PageTokens, fingerprint
@@ -119,6 +120,10 @@ def collection(api_root: str, collection_id: str) -> Response:
     return taxii_response(render.dumps(render.collection(view)))
 
 
+def _readable(collection_id: str) -> VisibleCollection:
+    return collection_service.get_for(_hub(), _principal(), collection_id, need="read")
+
+
 def _page_args(scope: str) -> tuple[int, int, str]:
     """(limit, position after which to start, filter fingerprint) for a paged endpoint."""
     taxii = _hub().settings.taxii
@@ -133,11 +138,10 @@ def _page_args(scope: str) -> tuple[int, int, str]:
 def get_objects(api_root: str, collection_id: str) -> Response:
     _check_root(api_root)
     query = params.object_query(request.args, allow=_OBJECT_FILTERS)
-    scope = f"objects:{collection_id}"
+    view = _readable(collection_id)
+    scope = f"objects:{view.collection.id}"
     size, after, prints = _page_args(scope)
-    _view, page = object_service.read_page(
-        _hub(), _principal(), collection_id, query, after_seq=after, limit=size
-    )
+    page = object_service.read_page(_hub(), view, query, after_seq=after, limit=size)
     token = _tokens().issue(scope, prints, page.rows[-1].seq) if page.more else None
     return taxii_response(
         render.envelope(page.rows, page.more, token), headers=render.date_added_headers(page.rows)
@@ -152,7 +156,12 @@ def add_objects(api_root: str, collection_id: str) -> Response:
     limit = hub.settings.taxii.max_content_length
     if request.content_length is not None and request.content_length > limit:
         raise PayloadTooLarge(f"the body is {request.content_length} bytes; the limit is {limit}")
+    # Werkzeug cuts a chunked body (no Content-Length) at max_content_length without an error;
+    # read one byte more than the limit so an oversized body is seen, and refused.
+    request.max_content_length = limit + 1
     body = request.get_data(cache=False)
+    if len(body) > limit:
+        raise PayloadTooLarge(f"the body is larger than the limit of {limit} bytes")
     result = object_service.add_objects(hub, _principal(), collection_id, body)
     return taxii_response(render.dumps(render.status(result)), status=202)
 
@@ -161,10 +170,11 @@ def add_objects(api_root: str, collection_id: str) -> Response:
 def manifest(api_root: str, collection_id: str) -> Response:
     _check_root(api_root)
     query = params.object_query(request.args, allow=_OBJECT_FILTERS)
-    scope = f"manifest:{collection_id}"
+    view = _readable(collection_id)
+    scope = f"manifest:{view.collection.id}"
     size, after, prints = _page_args(scope)
-    _view, page = object_service.read_page(
-        _hub(), _principal(), collection_id, query, after_seq=after, limit=size, with_body=False
+    page = object_service.read_page(
+        _hub(), view, query, after_seq=after, limit=size, with_body=False
     )
     token = _tokens().issue(scope, prints, page.rows[-1].seq) if page.more else None
     return taxii_response(
@@ -176,10 +186,11 @@ def manifest(api_root: str, collection_id: str) -> Response:
 def get_object(api_root: str, collection_id: str, object_id: str) -> Response:
     _check_root(api_root)
     query = params.object_query(request.args, allow=_ONE_OBJECT_FILTERS)
-    scope = f"object:{collection_id}:{object_id}"
+    view = _readable(collection_id)
+    scope = f"object:{view.collection.id}:{object_id}"
     size, after, prints = _page_args(scope)
-    _view, page = object_service.read_page(
-        _hub(), _principal(), collection_id, query, after_seq=after, limit=size, object_id=object_id
+    page = object_service.read_page(
+        _hub(), view, query, after_seq=after, limit=size, object_id=object_id
     )
     token = _tokens().issue(scope, prints, page.rows[-1].seq) if page.more else None
     return taxii_response(
@@ -199,12 +210,12 @@ def delete_object(api_root: str, collection_id: str, object_id: str) -> Response
 def object_versions(api_root: str, collection_id: str, object_id: str) -> Response:
     _check_root(api_root)
     query = params.object_query(request.args, allow=_VERSIONS_FILTERS)
-    scope = f"versions:{collection_id}:{object_id}"
+    view = _readable(collection_id)
+    scope = f"versions:{view.collection.id}:{object_id}"
     size, after, prints = _page_args(scope)
-    _view, page = object_service.read_versions(
+    page = object_service.read_versions(
         _hub(),
-        _principal(),
-        collection_id,
+        view,
         object_id,
         query,
         after_version_us=after if request.args.get("next") else None,
