@@ -7,9 +7,11 @@ import logging
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
+from hub.api import bp as api_bp
 from hub.config import Settings, load_settings
 from hub.errors import HubError, title_for
 from hub.services import Hub
+from hub.services.worker import Worker
 from hub.taxii import bp as taxii_bp
 from hub.taxii import render
 from hub.taxii.media import TAXII_21
@@ -18,8 +20,14 @@ from hub.taxii.paging import PageTokens
 log = logging.getLogger(__name__)
 
 
-def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Flask:
-    """Build the WSGI application. The database must already be initialised (`hub init`)."""
+def create_app(
+    settings: Settings | None = None, hub: Hub | None = None, *, start_worker: bool = True
+) -> Flask:
+    """Build the WSGI application. The database must already be initialised (`hub init`).
+
+    With no Redis configured, the app runs the submission pipeline on a background thread
+    (unless start_worker is False); with Redis, `hub worker` processes do.
+    """
     settings = settings or load_settings()
     hub = hub or Hub.open(settings)
     app = Flask(__name__)
@@ -32,12 +40,26 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Flas
     app.extensions["hub"] = hub
     app.extensions["hub.page_tokens"] = PageTokens(hub.secret("session_key"))
     app.register_blueprint(taxii_bp, url_prefix="/taxii2")
+    app.register_blueprint(api_bp, url_prefix="/api/v1")
     _register_error_handlers(app)
+    if start_worker and not settings.queue.redis_url:
+        worker = Worker(hub)
+        worker.start_thread()
+        app.extensions["hub.worker"] = worker
     return app
 
 
 def _error_response(error: HubError) -> Response:
-    response = Response(render.dumps(error.to_taxii()), status=error.status, content_type=TAXII_21)
+    if request.path.startswith("/api/"):
+        problem = {"type": "about:blank", "title": error.title, "status": error.status}
+        if error.description:
+            problem["detail"] = error.description
+        if error.details:
+            problem["details"] = error.details
+        body, media_type = render.dumps(problem), "application/problem+json"
+    else:
+        body, media_type = render.dumps(error.to_taxii()), TAXII_21
+    response = Response(body, status=error.status, content_type=media_type)
     if error.status == 401:
         response.headers.add("WWW-Authenticate", 'Basic realm="hub", charset="UTF-8"')
         response.headers.add("WWW-Authenticate", 'Bearer realm="hub"')

@@ -136,6 +136,29 @@ def serve(state: State, host: str | None, port: int | None, workers: int | None)
     run(settings)
 
 
+@main.command()
+@pass_state
+def worker(state: State) -> None:
+    """Process queued submissions from Redis until stopped (SIGTERM/SIGINT finish the chunk)."""
+    import logging
+    import signal
+
+    from hub.services.worker import Worker
+
+    hub = state.hub
+    if not hub.settings.queue.redis_url:
+        raise click.ClickException(
+            "queue.redis_url is not set: without Redis the web process processes submissions"
+        )
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    loop = Worker(hub)
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: loop.stopping.set())
+    click.echo(f"hub worker: consuming {hub.settings.queue.stream} as {hub.settings.queue.group}")
+    loop.run()
+    hub.close()
+
+
 # --- members -------------------------------------------------------------------------------
 
 

@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import os
 import secrets
+import socket
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from hub.config import ConfigError, Settings
 from hub.storage.engine import Database
+
+if TYPE_CHECKING:
+    from hub.queue import SubmissionQueue
+    from hub.stix.validation import ObjectValidator
 
 SECRET_NAMES = ("session_key", "api_key_pepper", "pseudonym_key")
 
@@ -18,6 +25,31 @@ class Hub:
     settings: Settings
     db: Database
     _secrets: dict[str, bytes] = field(default_factory=dict, repr=False)
+    _queue: SubmissionQueue | None = field(default=None, repr=False)
+    _validator: ObjectValidator | None = field(default=None, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def queue(self) -> SubmissionQueue:
+        """The submission queue (Redis if configured, else in-process), made on first use."""
+        with self._lock:
+            if self._queue is None:
+                from hub.queue import make_queue
+
+                consumer = f"{socket.gethostname()}-{os.getpid()}"
+                self._queue = make_queue(self.settings, consumer)
+            return self._queue
+
+    @property
+    def validator(self) -> ObjectValidator:
+        """The compiled schemas and pattern cache, built on first use (it takes a moment)."""
+        with self._lock:
+            if self._validator is None:
+                from hub.stix.validation import ObjectValidator
+
+                tolerance = self.settings.ingest.future_tolerance_seconds * 1_000_000
+                self._validator = ObjectValidator(future_tolerance_us=tolerance)
+            return self._validator
 
     @classmethod
     def open(cls, settings: Settings) -> Hub:
@@ -47,6 +79,8 @@ class Hub:
         return self._secrets[name]
 
     def close(self) -> None:
+        if self._queue is not None:
+            self._queue.close()
         self.db.dispose()
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, insert, select, update
 
 from hub.storage.tables import status_details, statuses
 
@@ -50,19 +50,40 @@ class StatusRepository:
                 **{name: getattr(status, name) for name in _COUNTS},
             )
         )
+        self._details(
+            status.id,
+            [
+                ("success", status.successes),
+                ("failure", status.failures),
+                ("pending", status.pendings),
+            ],
+        )
+
+    def record_progress(
+        self, status_id: str, successes: list[Detail], failures: list[Detail], *, complete: bool
+    ) -> None:
+        """Move these objects out of pending, counts and details in one statement each."""
+        moved = len(successes) + len(failures)
+        values: dict[str, object] = {
+            "success_count": statuses.c.success_count + len(successes),
+            "failure_count": statuses.c.failure_count + len(failures),
+            "pending_count": statuses.c.pending_count - moved,
+        }
+        if complete:
+            values["status"] = "complete"
+        self.conn.execute(update(statuses).where(statuses.c.id == status_id).values(**values))
+        self._details(status_id, [("success", successes), ("failure", failures)])
+
+    def _details(self, status_id: str, groups: list[tuple[str, list[Detail]]]) -> None:
         rows = [
             {
-                "status_id": status.id,
+                "status_id": status_id,
                 "outcome": outcome,
                 "object_id": detail.object_id,
                 "version": detail.version,
                 "message": detail.message,
             }
-            for outcome, details in (
-                ("success", status.successes),
-                ("failure", status.failures),
-                ("pending", status.pendings),
-            )
+            for outcome, details in groups
             for detail in details
         ]
         if rows:

@@ -5,14 +5,15 @@ from __future__ import annotations
 from flask import Blueprint, Response, current_app, g, request
 
 from hub.auth.principal import Principal
-from hub.errors import NotFound, PayloadTooLarge, Unauthorized
-from hub.services import Hub, membership
+from hub.errors import NotFound, PayloadTooLarge
+from hub.services import Hub, ingest
 from hub.services import collections as collection_service
 from hub.services import objects as object_service
 from hub.services.collections import VisibleCollection
 from hub.taxii import params, render
 from hub.taxii.media import TAXII_21, check_accept, check_content_type
 from hub.taxii.paging import PageTokens, fingerprint
+from hub.webauth import principal_from
 
 bp = Blueprint("taxii", __name__)
 
@@ -49,15 +50,7 @@ def taxii_response(
 @bp.before_request
 def _negotiate_and_authenticate() -> None:
     check_accept(request.headers.get("Accept"))
-    auth = request.authorization
-    if auth is None:
-        raise Unauthorized("send an API key: HTTP Basic (key id, secret) or Bearer (secret)")
-    if auth.type == "basic" and auth.username and auth.password:
-        g.principal = membership.authenticate(_hub(), auth.username, auth.password)
-    elif auth.type == "bearer" and auth.token:
-        g.principal = membership.authenticate(_hub(), None, auth.token)
-    else:
-        raise Unauthorized("send an API key: HTTP Basic (key id, secret) or Bearer (secret)")
+    g.principal = principal_from(_hub(), request.authorization)
 
 
 def _check_root(api_root: str) -> None:
@@ -162,8 +155,10 @@ def add_objects(api_root: str, collection_id: str) -> Response:
     body = request.get_data(cache=False)
     if len(body) > limit:
         raise PayloadTooLarge(f"the body is larger than the limit of {limit} bytes")
-    result = object_service.add_objects(hub, _principal(), collection_id, body)
-    return taxii_response(render.dumps(render.status(result)), status=202)
+    _submission, status = ingest.submit(
+        hub, _principal(), collection_id, body, request.headers["Content-Type"], channel="taxii"
+    )
+    return taxii_response(render.dumps(render.status(status)), status=202)
 
 
 @bp.get("/<api_root>/collections/<collection_id>/manifest/")

@@ -98,6 +98,9 @@ class LiveServer:
     def stop(self) -> None:
         self._server.shutdown()
         self._thread.join(timeout=10)
+        worker = self.app.extensions.get("hub.worker")
+        if worker is not None:
+            worker.stop()
 
 
 def unique(prefix: str) -> str:

@@ -1,0 +1,199 @@
+"""Taking a submission in: limits, parsing, a durable record, then processing or queueing.
+
+Nothing is acknowledged before the raw body and its status resource are committed; after that
+the submission is processed here (small ones) or queued for a worker, and the reconciler makes
+sure a submission still pending in the database is queued again whatever happens to the queue.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from hub.auth.principal import Principal
+from hub.config import IngestSettings
+from hub.errors import BadRequest, PayloadTooLarge, Unprocessable, UnsupportedMediaType
+from hub.queue import QueueUnavailable
+from hub.services.collections import get_for
+from hub.services.context import Hub
+from hub.stix.timestamps import format_us, now_us
+from hub.storage.statuses import Detail, Status, StatusRepository
+from hub.storage.submissions import Submission, SubmissionRepository
+
+log = logging.getLogger(__name__)
+
+JSON_TYPES = ("application/taxii+json", "application/stix+json", "application/json")
+CSV_TYPES = ("text/csv",)
+TEXT_TYPES = ("text/plain",)
+
+
+@dataclass
+class Parsed:
+    objects: list[Any]
+    early_failures: list[Detail] = field(default_factory=list)
+
+
+def media_kind(content_type: str) -> str:
+    """'json', 'csv' or 'text' for a Content-Type, or 415."""
+    base = content_type.split(";")[0].strip().lower()
+    if base in JSON_TYPES:
+        return "json"
+    if base in CSV_TYPES:
+        return "csv"
+    if base in TEXT_TYPES:
+        return "text"
+    accepted = ", ".join(JSON_TYPES + CSV_TYPES + TEXT_TYPES)
+    raise UnsupportedMediaType(
+        f"cannot read a body of type {content_type!r}; send one of {accepted}"
+    )
+
+
+def parse_body(
+    raw: bytes, content_type: str, *, received_us: int, limits: IngestSettings
+) -> Parsed:
+    """The objects a body carries; deterministic, so a worker re-parsing gets the same list."""
+    kind = media_kind(content_type)
+    if kind == "json":
+        parsed = Parsed(_envelope_objects(raw, limits.max_depth))
+    else:
+        parsed = _converted(raw, kind, received_us)
+    if len(parsed.objects) + len(parsed.early_failures) > limits.max_objects:
+        raise PayloadTooLarge(
+            f"the submission has {len(parsed.objects) + len(parsed.early_failures)} objects; "
+            f"the limit is {limits.max_objects} per submission: split it (`hub push` does)"
+        )
+    return parsed
+
+
+def _envelope_objects(raw: bytes, max_depth: int) -> list[Any]:
+    try:
+        document = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise BadRequest(
+            f"the body is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}"
+        ) from None
+    if not isinstance(document, dict):
+        raise Unprocessable(
+            "the body must be a STIX bundle or a TAXII envelope: a JSON object with 'objects'"
+        )
+    objects = document.get("objects")
+    if objects is None:
+        if document.get("type") == "bundle":
+            raise Unprocessable("the bundle has no 'objects' list")
+        raise Unprocessable("the body must be a STIX bundle or a TAXII envelope with 'objects'")
+    if not isinstance(objects, list):
+        raise Unprocessable("'objects' must be a list")
+    _check_depth(objects, max_depth)
+    return objects
+
+
+def _check_depth(objects: list[Any], max_depth: int) -> None:
+    """Refuse nesting deeper than max_depth (the envelope itself is level 1)."""
+    stack: list[tuple[Any, int]] = [(obj, 2) for obj in objects]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict):
+            children: Any = value.values()
+        elif isinstance(value, list):
+            children = value
+        else:
+            continue
+        if depth > max_depth:
+            raise BadRequest(f"the body is nested deeper than {max_depth} levels")
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+
+
+def _converted(raw: bytes, kind: str, received_us: int) -> Parsed:
+    from hub.stix.indicators import convert_csv, convert_text
+
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise BadRequest(f"the body is not UTF-8 text: {exc.reason} at byte {exc.start}") from None
+    convert = convert_csv if kind == "csv" else convert_text
+    conversion = convert(text, submitter_ref=None, now=format_us(received_us))
+    failures = [
+        Detail(
+            f"line {error.line}",
+            None,
+            f"{error.column + ': ' if error.column else ''}{error.message} ({error.value!r})",
+        )
+        for error in conversion.errors
+    ]
+    return Parsed(list(conversion.objects), failures)
+
+
+def submit(
+    hub: Hub,
+    principal: Principal,
+    collection_ref: str,
+    raw: bytes,
+    content_type: str,
+    *,
+    channel: str,
+) -> tuple[Submission, Status]:
+    """Record a submission durably, then process it (if small) or queue it. Returns it with its
+    status resource as it stands when the request is answered."""
+    view = get_for(hub, principal, collection_ref, need="write")
+    received = now_us()
+    parsed = parse_body(raw, content_type, received_us=received, limits=hub.settings.ingest)
+    pending = len(parsed.objects)
+    status = Status(
+        id=str(uuid.uuid4()),
+        collection_id=view.collection.id,
+        member_id=principal.member_id,
+        status="pending" if pending else "complete",
+        request_us=received,
+        total_count=pending + len(parsed.early_failures),
+        success_count=0,
+        failure_count=len(parsed.early_failures),
+        pending_count=pending,
+        failures=parsed.early_failures,
+    )
+    submission = Submission(
+        id=str(uuid.uuid4()),
+        member_id=principal.member_id,
+        collection_id=view.collection.id,
+        status_id=status.id,
+        channel=channel,
+        content_type=content_type,
+        received_us=received,
+        size=len(raw),
+        sha256=hashlib.sha256(raw).hexdigest(),
+        state="pending" if pending else "done",
+        processed_count=0,
+        enqueued_us=received,
+        finished_us=None if pending else received,
+    )
+    with hub.db.write() as conn:
+        StatusRepository(conn).add(status)
+        SubmissionRepository(conn).add(submission, raw)
+    if pending and pending <= hub.settings.ingest.inline_max_objects:
+        from hub.services.pipeline import process
+
+        process(hub, submission.id, parsed=parsed)
+    elif pending:
+        try:
+            hub.queue.put(submission.id)
+        except QueueUnavailable as exc:  # durable already: the reconciler will queue it
+            log.warning("submission %s recorded but not queued: %s", submission.id, exc)
+    with hub.db.read() as conn:
+        current = StatusRepository(conn).get(status.id)
+        stored = SubmissionRepository(conn).get(submission.id)
+    assert current is not None
+    assert stored is not None
+    return stored, current
+
+
+def find_submission(hub: Hub, principal: Principal, submission_id: str) -> Submission | None:
+    """A submission of the caller's own member; anyone else's does not exist for it."""
+    with hub.db.read() as conn:
+        submission = SubmissionRepository(conn).get(submission_id)
+    if submission is None or submission.member_id != principal.member_id:
+        return None
+    return submission

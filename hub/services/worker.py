@@ -1,0 +1,59 @@
+"""The loop that drains the submission queue: `hub worker`, or a thread of the web process."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from sqlalchemy.exc import OperationalError
+
+from hub.queue import Delivery, QueueUnavailable
+from hub.services.context import Hub
+from hub.services.pipeline import process, reconcile
+
+log = logging.getLogger(__name__)
+
+
+class Worker:
+    def __init__(self, hub: Hub, *, poll_seconds: float = 1.0) -> None:
+        self.hub = hub
+        self.poll_seconds = poll_seconds
+        self.reclaim_after = float(hub.settings.queue.reclaim_after_seconds)
+        self.stopping = threading.Event()
+        self.processed = 0
+        self._thread: threading.Thread | None = None
+
+    def run(self) -> None:
+        """Until stop(): reconcile now and then, take over abandoned entries, process new ones."""
+        last_reconcile = 0.0
+        while not self.stopping.is_set():
+            try:
+                if time.monotonic() - last_reconcile >= self.reclaim_after / 2:
+                    reconcile(self.hub)
+                    last_reconcile = time.monotonic()
+                for delivery in self.hub.queue.reclaim(self.reclaim_after):
+                    self._handle(delivery)
+                taken = self.hub.queue.take(self.poll_seconds)
+                if taken is not None:
+                    self._handle(taken)
+            except (QueueUnavailable, OperationalError) as exc:
+                log.warning("worker waiting for its services: %s", exc)
+                self.stopping.wait(1.0)
+            except Exception:
+                log.exception("worker loop error")
+                self.stopping.wait(1.0)
+
+    def _handle(self, delivery: Delivery) -> None:
+        if process(self.hub, delivery.submission_id):
+            self.hub.queue.ack(delivery)
+            self.processed += 1
+
+    def start_thread(self) -> None:
+        self._thread = threading.Thread(target=self.run, name="hub-pipeline", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        self.stopping.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
