@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from hub.services import Hub
-from tests.support import postgres
+from tests.support import postgres, redis_server
 from tests.support.hubs import LiveServer, World, make_hub, make_world
 
 
@@ -63,3 +63,43 @@ def server(world: World) -> Iterator[LiveServer]:
     live = LiveServer(world.hub)
     yield live
     live.stop()
+
+
+@pytest.fixture(scope="session")
+def shared_redis_url() -> str:
+    """The machine's Redis (tests using it name their keys uniquely and never flush it); a
+    private server when none answers."""
+    if redis_server.answers(redis_server.SHARED_URL):
+        return redis_server.SHARED_URL
+    private = request_private_redis()
+    return private.url
+
+
+_PRIVATE: list[redis_server.PrivateRedis] = []
+
+
+def request_private_redis() -> redis_server.PrivateRedis:
+    try:
+        server = redis_server.PrivateRedis()
+        server.start()
+    except RuntimeError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    _PRIVATE.append(server)
+    return server
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    for server in _PRIVATE:
+        server.destroy()
+
+
+@pytest.fixture
+def private_redis() -> Iterator[redis_server.PrivateRedis]:
+    """A Redis of this test's own, to restart or flush."""
+    try:
+        server = redis_server.PrivateRedis()
+        server.start()
+    except RuntimeError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    yield server
+    server.destroy()

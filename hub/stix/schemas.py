@@ -84,12 +84,35 @@ class SchemaValidator:
         validator = self._validator(self._key_for(obj))
         if validator.is_valid(obj):
             return []
-        messages = []
-        for error in validator.iter_errors(obj):
-            path = "".join(
-                f"[{p}]" if isinstance(p, int) else (f".{p}" if i else str(p))
-                for i, p in enumerate(error.instance_path)
-            )
-            where = f"property '{path}'" if path else "the object"
-            messages.append(f"{where}: {error.message}")
-        return sorted(set(messages))
+        messages = {_describe(error) for error in _specific(validator.iter_errors(obj))}
+        return sorted(messages)
+
+
+def _specific(errors: Any) -> list[Any]:
+    """The most specific errors: for a failed oneOf/anyOf, the errors of its branches that
+    reach deepest into the object (`"yes" is not of type boolean` at `is_family`), not the
+    whole object restated."""
+    found: list[Any] = []
+    for error in errors:
+        branches = getattr(error.kind, "context", None)
+        if branches:
+            inner = _specific(e for branch in branches for e in branch)
+            if inner:
+                deepest = max(len(e.instance_path) for e in inner)
+                if deepest > len(error.instance_path):
+                    found += [e for e in inner if len(e.instance_path) == deepest]
+                    continue
+        found.append(error)
+    return found
+
+
+def _describe(error: Any) -> str:
+    path = "".join(
+        f"[{p}]" if isinstance(p, int) else (f".{p}" if i else str(p))
+        for i, p in enumerate(error.instance_path)
+    )
+    where = f"property '{path}'" if path else "the object"
+    message = str(error.message)
+    if len(message) > 300:
+        message = message[:300] + "…"
+    return f"{where}: {message}"
