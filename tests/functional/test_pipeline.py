@@ -155,7 +155,7 @@ def test_pending_submissions_are_picked_up_after_a_restart(tmp_path: Path) -> No
 
     principal = membership.authenticate(hub, world.acme.key_id, world.acme.secret)
     # Recorded and queued on an in-process queue that then "dies" with its process:
-    submission, status = ingest.submit(
+    _submission, status = ingest.submit(
         hub,
         principal,
         world.trust_group_id,
