@@ -14,7 +14,6 @@ import orjson
 
 from hub.services.context import Hub
 from hub.services.ingest import Parsed, parse_body
-from hub.stix.objects import version_key
 from hub.stix.timestamps import format_us, now_us
 from hub.storage.objects import NewVersion, ObjectRepository
 from hub.storage.statuses import Detail, StatusRepository
@@ -55,11 +54,10 @@ def process(hub: Hub, submission_id: str, *, parsed: Parsed | None = None) -> bo
         keys = []
         failures: list[Detail] = []
         for position, obj in enumerate(chunk, start):
-            problems = validator.problems(obj, now)
-            if problems:
+            key, problems = validator.check(obj, now)
+            if problems or key is None:
                 failures.append(_failure(obj, position, problems))
                 continue
-            key = version_key(obj)
             keys.append(key)
             news.append(
                 NewVersion(

@@ -7,12 +7,14 @@ comparing "…48Z" with "…48.000Z" as text.
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from functools import lru_cache
 
 _TIMESTAMP = re.compile(
     r"^(?P<date>\d{4}-\d{2}-\d{2})T(?P<time>\d{2}:\d{2}:\d{2})(?:\.(?P<frac>\d+))?Z$"
 )
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 
 
 class TimestampError(ValueError):
@@ -28,13 +30,23 @@ def parse_us(value: object) -> int:
         raise TimestampError(
             f"{value!r} is not a STIX timestamp (YYYY-MM-DDTHH:MM:SS[.s+]Z, in UTC)"
         )
+    frac = match.group(3)
+    micros = int(frac[:6].ljust(6, "0")) if frac else 0
+    return _whole_seconds(value[:19]) * 1_000_000 + micros
+
+
+@lru_cache(maxsize=8192)
+def _whole_seconds(text: str) -> int:
+    """Seconds since the epoch of `YYYY-MM-DDTHH:MM:SS` (feeds repeat timestamps: cached)."""
     try:
-        whole = datetime.fromisoformat(f"{match['date']}T{match['time']}+00:00")
+        day = date.fromisoformat(text[:10])
     except ValueError as exc:
-        raise TimestampError(f"{value!r} is not a valid date and time: {exc}") from None
-    frac = (match["frac"] or "")[:6].ljust(6, "0")
-    delta = whole - _EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + int(frac)
+        raise TimestampError(f"{text[:10]!r} is not a valid date: {exc}") from None
+    hours, minutes, seconds = int(text[11:13]), int(text[14:16]), int(text[17:19])
+    if hours > 23 or minutes > 59 or seconds > 60:
+        raise TimestampError(f"{text!r} is not a valid time of day")
+    seconds = min(seconds, 59)  # a leap second counts as the last second of its minute
+    return (day.toordinal() - _EPOCH_ORDINAL) * 86_400 + hours * 3600 + minutes * 60 + seconds
 
 
 def format_us(micros: int) -> str:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hub.stix.objects import ObjectError, is_identifier, version_key
+from hub.stix.objects import ObjectError, VersionKey, is_identifier, version_key
 from hub.stix.patterns import PatternChecker
 from hub.stix.schemas import SchemaValidator
 from hub.stix.timestamps import TimestampError, parse_us
@@ -32,10 +32,17 @@ class ObjectValidator:
         self.future_tolerance_us = future_tolerance_us
 
     def problems(self, obj: Any, now_us: int) -> list[str]:
+        return self.check(obj, now_us)[1]
+
+    def check(self, obj: Any, now_us: int) -> tuple[VersionKey | None, list[str]]:
+        """The object's version key and its problems (no key when identity itself is bad)."""
         try:
-            version_key(obj)
+            key = version_key(obj)
         except ObjectError as exc:
-            return [str(exc)]
+            return None, [str(exc)]
+        return key, self._problems(obj, now_us)
+
+    def _problems(self, obj: dict[str, Any], now_us: int) -> list[str]:
         problems = self.schemas.errors(obj)
         problems += _rule_problems(obj, now_us + self.future_tolerance_us)
         pattern = obj.get("pattern")

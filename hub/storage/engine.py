@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import Connection, create_engine, event
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.pool import NullPool
+from sqlalchemy.pool import NullPool, QueuePool
 
 _WRITE = "hub_write"
 
@@ -25,7 +25,15 @@ class Database:
         if self.dialect == "sqlite":
             if parsed.database and parsed.database != ":memory:":
                 Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-            self.engine: Engine = create_engine(parsed, echo=echo, poolclass=NullPool)
+            # Pooled: closing the last connection to a WAL database checkpoints it, which made
+            # every transaction pay for a checkpoint when connections were not kept open.
+            memory = parsed.database in (None, "", ":memory:")
+            self.engine: Engine = create_engine(
+                parsed,
+                echo=echo,
+                poolclass=NullPool if memory else QueuePool,
+                **({} if memory else {"pool_size": pool_size, "max_overflow": pool_size}),
+            )
             _configure_sqlite(self.engine)
         else:
             self.engine = create_engine(

@@ -24,6 +24,8 @@ def test_sub_microsecond_digits_are_dropped() -> None:
         "2016-04-06T20:03:48+01:00",
         "2016-13-06T20:03:48Z",
         "2016-02-30T20:03:48Z",
+        "2016-04-06T24:00:00Z",
+        "2016-04-06T20:60:00Z",
         "",
         "yesterday",
     ],
@@ -41,3 +43,7 @@ def test_rejects_non_strings() -> None:
 @given(st.integers(min_value=0, max_value=253_402_300_799_999_999))
 def test_format_and_parse_round_trip(micros: int) -> None:
     assert parse_us(format_us(micros)) == micros
+
+
+def test_a_leap_second_is_accepted() -> None:
+    assert parse_us("2016-12-31T23:59:60Z") == parse_us("2016-12-31T23:59:59Z")
