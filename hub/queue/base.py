@@ -31,6 +31,9 @@ class SubmissionQueue(Protocol):
     def reclaim(self, idle_s: float, count: int = 10) -> list[Delivery]:
         """Take over deliveries another consumer has held for longer than `idle_s`."""
 
+    def queued(self, submission_ids: list[str]) -> set[str]:
+        """Which of these submissions the queue holds now (waiting or being processed)."""
+
     def depth(self) -> int:
         """Entries waiting or being processed (for health and metrics)."""
 

@@ -49,6 +49,12 @@ class MemoryQueue:
                     taken.append(delivery)
         return taken
 
+    def queued(self, submission_ids: list[str]) -> set[str]:
+        with self._lock:
+            held = {d.submission_id for d, _ in self._held.values()}
+            waiting = {d.submission_id for d in list(self._queue.queue)}
+        return (held | waiting) & set(submission_ids)
+
     def depth(self) -> int:
         with self._lock:
             return self._queue.qsize() + len(self._held)

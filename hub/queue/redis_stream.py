@@ -1,9 +1,11 @@
 """The submission queue on a Redis Stream with a consumer group.
 
 `XADD` queues, `XREADGROUP` hands an entry to one consumer, `XACK` + `XDEL` retire it, and
-`XAUTOCLAIM` lets a live worker take over entries a dead one held. If Redis restarts empty (or
-is flushed) the group is recreated on first use; the reconciler re-queues from the database
-what the lost entries carried.
+`XAUTOCLAIM` lets a live worker take over entries a dead one held. A set beside the stream
+(`<stream>:queued`, changed in the same MULTI as the stream) says which submissions are in it,
+so the reconciler re-queues only what is really missing. If Redis restarts empty (or is
+flushed) the group is recreated on first use, the set is empty, and the reconciler re-queues
+from the database everything the lost entries carried.
 """
 
 from __future__ import annotations
@@ -54,15 +56,18 @@ class RedisStreamQueue:
             self._group_ready = False
             raise QueueUnavailable(f"Redis {action} failed: {exc}") from exc
 
+    @property
+    def members_key(self) -> str:
+        return f"{self.stream}:queued"
+
     def put(self, submission_id: str) -> None:
-        self._call(
-            "XADD",
-            self._redis.xadd,
-            self.stream,
-            {FIELD: submission_id},
-            maxlen=MAX_LENGTH,
-            approximate=True,
-        )
+        def add() -> None:
+            pipe = self._redis.pipeline(transaction=True)
+            pipe.sadd(self.members_key, submission_id)
+            pipe.xadd(self.stream, {FIELD: submission_id}, maxlen=MAX_LENGTH, approximate=True)
+            pipe.execute()
+
+        self._call("XADD", add)
 
     def take(self, timeout_s: float) -> Delivery | None:
         block = max(1, int(timeout_s * 1000))
@@ -82,9 +87,10 @@ class RedisStreamQueue:
 
     def ack(self, delivery: Delivery) -> None:
         def retire() -> None:
-            pipe = self._redis.pipeline()
+            pipe = self._redis.pipeline(transaction=True)
             pipe.xack(self.stream, self.group, delivery.receipt)
             pipe.xdel(self.stream, delivery.receipt)
+            pipe.srem(self.members_key, delivery.submission_id)
             pipe.execute()
 
         self._call("XACK", retire)
@@ -106,6 +112,12 @@ class RedisStreamQueue:
         if empty:
             self._call("XACK", self._redis.xack, self.stream, self.group, *empty)
         return [_delivery(entry_id, fields) for entry_id, fields in entries if fields]
+
+    def queued(self, submission_ids: list[str]) -> set[str]:
+        if not submission_ids:
+            return set()
+        flags = self._call("SMISMEMBER", self._redis.smismember, self.members_key, submission_ids)
+        return {sid for sid, flag in zip(submission_ids, flags, strict=True) if flag}
 
     def depth(self) -> int:
         return int(self._call("XLEN", self._redis.xlen, self.stream))

@@ -102,12 +102,15 @@ def _failure(obj: object, position: int, problems: list[str]) -> Detail:
 
 
 def reconcile(hub: Hub) -> int:
-    """Queue again every submission pending in the database whose queue entry may be lost
-    (queued longer ago than the reclaim timeout); returns how many."""
+    """Queue again every submission pending in the database for longer than the reclaim timeout
+    that the queue no longer holds (Redis lost it, or the process holding it died); returns
+    how many."""
     now = now_us()
     cutoff = now - hub.settings.queue.reclaim_after_seconds * 1_000_000
     with hub.db.read() as conn:
-        stale = SubmissionRepository(conn).stale_pending(cutoff)
+        candidates = SubmissionRepository(conn).stale_pending(cutoff)
+    held = hub.queue.queued(candidates)
+    stale = [sid for sid in candidates if sid not in held]
     for submission_id in stale:
         hub.queue.put(submission_id)
     if stale:

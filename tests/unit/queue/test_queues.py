@@ -31,7 +31,7 @@ def queues(request: pytest.FixtureRequest) -> Iterator[tuple[SubmissionQueue, Su
     url: str = request.getfixturevalue("shared_redis_url")
     one, two = _redis_pair(url)
     yield one, two
-    one._redis.delete(one.stream)
+    one._redis.delete(one.stream, one.members_key)
     one.close()
     two.close()
 
@@ -80,7 +80,8 @@ def test_an_abandoned_entry_is_reclaimed_after_the_timeout(
 def test_redis_queue_survives_a_flush_and_a_restart(private_redis: PrivateRedis) -> None:
     queue, _ = _redis_pair(private_redis.url)
     queue.put("before")
-    private_redis.flush()  # the stream and the group are gone
+    private_redis.flush()  # the stream, the group and the set are gone
+    assert queue.queued(["before"]) == set()
     queue.put("after-flush")
     delivery = queue.take(1.0)
     assert delivery is not None and delivery.submission_id == "after-flush"
@@ -93,3 +94,16 @@ def test_redis_queue_survives_a_flush_and_a_restart(private_redis: PrivateRedis)
     delivery = queue.take(1.0)
     assert delivery is not None and delivery.submission_id == "after-restart"
     queue.close()
+
+
+def test_queued_says_what_the_queue_holds(queues: tuple[SubmissionQueue, SubmissionQueue]) -> None:
+    queue, _ = queues
+    queue.put("waiting")
+    queue.put("taken")
+    assert queue.queued(["waiting", "taken", "never"]) == {"waiting", "taken"}
+    first = queue.take(1.0)
+    assert first is not None
+    assert queue.queued(["waiting", "taken"]) == {"waiting", "taken"}  # held counts
+    assert first.submission_id == "waiting"
+    queue.ack(first)
+    assert queue.queued(["waiting", "taken", "never"]) == {"taken"}
