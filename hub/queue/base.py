@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 
 class QueueUnavailable(Exception):
@@ -18,6 +18,7 @@ class Delivery:
     receipt: str  # queue-specific handle (a stream entry id)
 
 
+@runtime_checkable
 class SubmissionQueue(Protocol):
     def put(self, submission_id: str) -> None:
         """Queue a submission id (at least once: duplicates are harmless)."""

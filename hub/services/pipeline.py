@@ -41,6 +41,7 @@ def process(hub: Hub, submission_id: str, *, parsed: Parsed | None = None) -> bo
             received_us=submission.received_us,
             limits=hub.settings.ingest,
         )
+        del raw  # a large body need not stay in memory beside its parsed objects
     objects = parsed.objects
     total = len(objects)
     chunk_size = hub.settings.ingest.chunk_size

@@ -36,6 +36,11 @@ def queues(request: pytest.FixtureRequest) -> Iterator[tuple[SubmissionQueue, Su
     two.close()
 
 
+def test_both_implement_the_interface(queues: tuple[SubmissionQueue, SubmissionQueue]) -> None:
+    for queue in queues:
+        assert isinstance(queue, SubmissionQueue)
+
+
 def test_put_take_ack(queues: tuple[SubmissionQueue, SubmissionQueue]) -> None:
     queue, _ = queues
     queue.put("s1")
