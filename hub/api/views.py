@@ -7,33 +7,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, current_app, g, request
+from flask import Blueprint, Response, request
 
-from hub.auth.principal import Principal
-from hub.errors import BadRequest, NotFound, PayloadTooLarge
-from hub.services import Hub, ingest
+from hub.errors import BadRequest, NotFound
+from hub.services import ingest
 from hub.services import objects as object_service
 from hub.stix.timestamps import format_us
 from hub.storage.submissions import Submission
 from hub.taxii import render
-from hub.webauth import principal_from
+from hub.web import authenticate_request, current_hub, current_principal, read_body
 
 bp = Blueprint("api", __name__)
 
 
-def _hub() -> Hub:
-    hub: Hub = current_app.extensions["hub"]
-    return hub
-
-
-def _principal() -> Principal:
-    principal: Principal = g.principal
-    return principal
-
-
-@bp.before_request
-def _authenticate() -> None:
-    g.principal = principal_from(_hub(), request.authorization)
+bp.before_request(authenticate_request)
 
 
 def _json(body: dict[str, Any], status: int = 200) -> Response:
@@ -56,29 +43,23 @@ def _submission(submission: Submission, status: dict[str, Any]) -> dict[str, Any
 @bp.post("/submissions")
 def create_submission() -> Response:
     """Body: a STIX 2.1 bundle or TAXII envelope (JSON), a CSV list or a plain-text list."""
-    hub = _hub()
+    hub = current_hub()
     content_type = request.headers.get("Content-Type")
     if not content_type:
         raise BadRequest("send a Content-Type: application/json, text/csv or text/plain")
-    limit = hub.settings.taxii.max_content_length
-    if request.content_length is not None and request.content_length > limit:
-        raise PayloadTooLarge(f"the body is {request.content_length} bytes; the limit is {limit}")
-    request.max_content_length = limit + 1  # see the TAXII view: chunked bodies
-    body = request.get_data(cache=False)
-    if len(body) > limit:
-        raise PayloadTooLarge(f"the body is larger than the limit of {limit} bytes")
+    body = read_body(hub.settings.taxii.max_content_length)
     collection = request.args.get("collection", "inbox")
     submission, status = ingest.submit(
-        hub, _principal(), collection, body, content_type, channel="api"
+        hub, current_principal(), collection, body, content_type, channel="api"
     )
     return _json(_submission(submission, render.status(status)), status=202)
 
 
 @bp.get("/submissions/<submission_id>")
 def get_submission(submission_id: str) -> Response:
-    hub = _hub()
-    submission = ingest.find_submission(hub, _principal(), submission_id)
+    hub = current_hub()
+    submission = ingest.find_submission(hub, current_principal(), submission_id)
     if submission is None:
         raise NotFound(f"no submission {submission_id!r}")
-    status = object_service.get_status(hub, _principal(), submission.status_id)
+    status = object_service.get_status(hub, current_principal(), submission.status_id)
     return _json(_submission(submission, render.status(status)))

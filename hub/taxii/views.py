@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, g, request
+from flask import Blueprint, Response, current_app, request
 
-from hub.auth.principal import Principal
-from hub.errors import NotFound, PayloadTooLarge
-from hub.services import Hub, ingest
+from hub.errors import NotFound
 from hub.services import collections as collection_service
+from hub.services import ingest
 from hub.services import objects as object_service
 from hub.services.collections import VisibleCollection
 from hub.taxii import params, render
 from hub.taxii.media import TAXII_21, check_accept, check_content_type
 from hub.taxii.paging import PageTokens, fingerprint
-from hub.webauth import principal_from
+from hub.web import authenticate_request, current_hub, current_principal, read_body
 
 bp = Blueprint("taxii", __name__)
 
@@ -23,19 +22,9 @@ _DELETE_FILTERS = frozenset({"version", "spec_version"})
 _VERSIONS_FILTERS = frozenset({"spec_version", "added_after"})
 
 
-def _hub() -> Hub:
-    hub: Hub = current_app.extensions["hub"]
-    return hub
-
-
 def _tokens() -> PageTokens:
     tokens: PageTokens = current_app.extensions["hub.page_tokens"]
     return tokens
-
-
-def _principal() -> Principal:
-    principal: Principal = g.principal
-    return principal
 
 
 def taxii_response(
@@ -50,22 +39,22 @@ def taxii_response(
 @bp.before_request
 def _negotiate_and_authenticate() -> None:
     check_accept(request.headers.get("Accept"))
-    g.principal = principal_from(_hub(), request.authorization)
+    authenticate_request()
 
 
 def _check_root(api_root: str) -> None:
-    if api_root != _hub().settings.taxii.api_root:
+    if api_root != current_hub().settings.taxii.api_root:
         raise NotFound(f"no API root {api_root!r}")
 
 
 def _base_url() -> str:
-    public = _hub().settings.server.public_url
+    public = current_hub().settings.server.public_url
     return (public.rstrip("/") + "/") if public else request.host_url
 
 
 @bp.get("/")
 def discovery() -> Response:
-    taxii = _hub().settings.taxii
+    taxii = current_hub().settings.taxii
     root_url = f"{_base_url()}taxii2/{taxii.api_root}/"
     body = {
         "title": taxii.title,
@@ -81,7 +70,7 @@ def discovery() -> Response:
 @bp.get("/<api_root>/")
 def api_root(api_root: str) -> Response:
     _check_root(api_root)
-    taxii = _hub().settings.taxii
+    taxii = current_hub().settings.taxii
     body = {
         "title": taxii.title,
         "description": taxii.description,
@@ -94,14 +83,14 @@ def api_root(api_root: str) -> Response:
 @bp.get("/<api_root>/status/<status_id>/")
 def status(api_root: str, status_id: str) -> Response:
     _check_root(api_root)
-    found = object_service.get_status(_hub(), _principal(), status_id)
+    found = object_service.get_status(current_hub(), current_principal(), status_id)
     return taxii_response(render.dumps(render.status(found)))
 
 
 @bp.get("/<api_root>/collections/")
 def collections(api_root: str) -> Response:
     _check_root(api_root)
-    views = collection_service.list_for(_hub(), _principal())
+    views = collection_service.list_for(current_hub(), current_principal())
     body = {"collections": [render.collection(v) for v in views]} if views else {}
     return taxii_response(render.dumps(body))
 
@@ -109,17 +98,19 @@ def collections(api_root: str) -> Response:
 @bp.get("/<api_root>/collections/<collection_id>/")
 def collection(api_root: str, collection_id: str) -> Response:
     _check_root(api_root)
-    view = collection_service.get_for(_hub(), _principal(), collection_id)
+    view = collection_service.get_for(current_hub(), current_principal(), collection_id)
     return taxii_response(render.dumps(render.collection(view)))
 
 
 def _readable(collection_id: str) -> VisibleCollection:
-    return collection_service.get_for(_hub(), _principal(), collection_id, need="read")
+    return collection_service.get_for(
+        current_hub(), current_principal(), collection_id, need="read"
+    )
 
 
 def _page_args(scope: str) -> tuple[int, int, str]:
     """(limit, position after which to start, filter fingerprint) for a paged endpoint."""
-    taxii = _hub().settings.taxii
+    taxii = current_hub().settings.taxii
     size = params.limit(request.args, taxii.default_page_size, taxii.max_page_size)
     prints = fingerprint(request.args.items(multi=True))
     token = request.args.get("next")
@@ -134,7 +125,7 @@ def get_objects(api_root: str, collection_id: str) -> Response:
     view = _readable(collection_id)
     scope = f"objects:{view.collection.id}"
     size, after, prints = _page_args(scope)
-    page = object_service.read_page(_hub(), view, query, after_seq=after, limit=size)
+    page = object_service.read_page(current_hub(), view, query, after_seq=after, limit=size)
     token = _tokens().issue(scope, prints, page.rows[-1].seq) if page.more else None
     return taxii_response(
         render.envelope(page.rows, page.more, token), headers=render.date_added_headers(page.rows)
@@ -144,19 +135,16 @@ def get_objects(api_root: str, collection_id: str) -> Response:
 @bp.post("/<api_root>/collections/<collection_id>/objects/")
 def add_objects(api_root: str, collection_id: str) -> Response:
     _check_root(api_root)
-    hub = _hub()
+    hub = current_hub()
     check_content_type(request.headers.get("Content-Type"))
-    limit = hub.settings.taxii.max_content_length
-    if request.content_length is not None and request.content_length > limit:
-        raise PayloadTooLarge(f"the body is {request.content_length} bytes; the limit is {limit}")
-    # Werkzeug cuts a chunked body (no Content-Length) at max_content_length without an error;
-    # read one byte more than the limit so an oversized body is seen, and refused.
-    request.max_content_length = limit + 1
-    body = request.get_data(cache=False)
-    if len(body) > limit:
-        raise PayloadTooLarge(f"the body is larger than the limit of {limit} bytes")
+    body = read_body(hub.settings.taxii.max_content_length)
     _submission, status = ingest.submit(
-        hub, _principal(), collection_id, body, request.headers["Content-Type"], channel="taxii"
+        hub,
+        current_principal(),
+        collection_id,
+        body,
+        request.headers["Content-Type"],
+        channel="taxii",
     )
     return taxii_response(render.dumps(render.status(status)), status=202)
 
@@ -169,7 +157,7 @@ def manifest(api_root: str, collection_id: str) -> Response:
     scope = f"manifest:{view.collection.id}"
     size, after, prints = _page_args(scope)
     page = object_service.read_page(
-        _hub(), view, query, after_seq=after, limit=size, with_body=False
+        current_hub(), view, query, after_seq=after, limit=size, with_body=False
     )
     token = _tokens().issue(scope, prints, page.rows[-1].seq) if page.more else None
     return taxii_response(
@@ -185,7 +173,7 @@ def get_object(api_root: str, collection_id: str, object_id: str) -> Response:
     scope = f"object:{view.collection.id}:{object_id}"
     size, after, prints = _page_args(scope)
     page = object_service.read_page(
-        _hub(), view, query, after_seq=after, limit=size, object_id=object_id
+        current_hub(), view, query, after_seq=after, limit=size, object_id=object_id
     )
     token = _tokens().issue(scope, prints, page.rows[-1].seq) if page.more else None
     return taxii_response(
@@ -197,7 +185,9 @@ def get_object(api_root: str, collection_id: str, object_id: str) -> Response:
 def delete_object(api_root: str, collection_id: str, object_id: str) -> Response:
     _check_root(api_root)
     query = params.object_query(request.args, allow=_DELETE_FILTERS, default_version="all")
-    object_service.delete_object(_hub(), _principal(), collection_id, object_id, query)
+    object_service.delete_object(
+        current_hub(), current_principal(), collection_id, object_id, query
+    )
     return taxii_response(b"{}")
 
 
@@ -209,7 +199,7 @@ def object_versions(api_root: str, collection_id: str, object_id: str) -> Respon
     scope = f"versions:{view.collection.id}:{object_id}"
     size, after, prints = _page_args(scope)
     page = object_service.read_versions(
-        _hub(),
+        current_hub(),
         view,
         object_id,
         query,

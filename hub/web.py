@@ -1,0 +1,51 @@
+"""Request helpers shared by the blueprints: who is asking, the hub, and a bounded body."""
+
+from __future__ import annotations
+
+from flask import current_app, g, request
+from werkzeug.datastructures import Authorization
+
+from hub.auth.principal import Principal
+from hub.errors import PayloadTooLarge, Unauthorized
+from hub.services import membership
+from hub.services.context import Hub
+
+_HOW = "send an API key: HTTP Basic (key id, secret) or Bearer (secret)"
+
+
+def principal_from(hub: Hub, auth: Authorization | None) -> Principal:
+    """The member behind the request's credentials, or Unauthorized."""
+    if auth is not None and auth.type == "basic" and auth.username and auth.password:
+        return membership.authenticate(hub, auth.username, auth.password)
+    if auth is not None and auth.type == "bearer" and auth.token:
+        return membership.authenticate(hub, None, auth.token)
+    raise Unauthorized(_HOW)
+
+
+def current_hub() -> Hub:
+    hub: Hub = current_app.extensions["hub"]
+    return hub
+
+
+def current_principal() -> Principal:
+    """The principal a blueprint's before_request authenticated."""
+    principal: Principal = g.principal
+    return principal
+
+
+def authenticate_request() -> None:
+    """before_request hook: authenticate the API key, or answer 401."""
+    g.principal = principal_from(current_hub(), request.authorization)
+
+
+def read_body(limit: int) -> bytes:
+    """The request body, or 413 if it is larger than `limit` bytes, declared or not."""
+    if request.content_length is not None and request.content_length > limit:
+        raise PayloadTooLarge(f"the body is {request.content_length} bytes; the limit is {limit}")
+    # Werkzeug cuts a chunked body (no Content-Length) at max_content_length without an error;
+    # read one byte more than the limit so an oversized body is seen, and refused.
+    request.max_content_length = limit + 1
+    body = request.get_data(cache=False)
+    if len(body) > limit:
+        raise PayloadTooLarge(f"the body is larger than the limit of {limit} bytes")
+    return body
