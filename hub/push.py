@@ -539,13 +539,24 @@ class HubClient:
         return limit
 
     def submit(self, body: bytes, content_type: str, collection: str) -> dict[str, Any]:
-        """POST one batch; the hub's answer (id, state, status resource)."""
+        """POST one batch; the hub's answer (id, state, status resource).
+
+        The Idempotency-Key is derived from the batch itself, so a batch re-sent because its
+        answer was lost (or on resume) names the submission the hub already has, instead of
+        making a second one: CSV rows, stamped with the time the hub receives them, would
+        otherwise become new versions.
+        """
+        key = "hub-push-" + hashlib.sha256(body).hexdigest()[:48]
         answer = self._json(
             "POST",
             f"{self.url}/api/v1/submissions",
             params={"collection": collection},
             data=body,
-            headers={"Content-Type": content_type, "Accept": "application/json"},
+            headers={
+                "Content-Type": content_type,
+                "Accept": "application/json",
+                "Idempotency-Key": key,
+            },
         )
         if not isinstance(answer.get("id"), str):
             raise PushError("the hub accepted a batch but named no submission id")

@@ -42,7 +42,12 @@ def _submission(submission: Submission, status: dict[str, Any]) -> dict[str, Any
 
 @bp.post("/submissions")
 def create_submission() -> Response:
-    """Body: a STIX 2.1 bundle or TAXII envelope (JSON), a CSV list or a plain-text list."""
+    """Body: a STIX 2.1 bundle or TAXII envelope (JSON), a CSV list or a plain-text list.
+
+    Query: `collection` (alias or id, default inbox); `tlp` (CSV and text lists: the TLP of rows
+    that name none). Header `Idempotency-Key`: sending the same key again returns the first
+    submission instead of making a second.
+    """
     hub = current_hub()
     content_type = request.headers.get("Content-Type")
     if not content_type:
@@ -50,7 +55,14 @@ def create_submission() -> Response:
     body = read_body(hub.settings.taxii.max_content_length)
     collection = request.args.get("collection", "inbox")
     submission, status = ingest.submit(
-        hub, current_principal(), collection, body, content_type, channel="api"
+        hub,
+        current_principal(),
+        collection,
+        body,
+        content_type,
+        channel="api",
+        idempotency_key=request.headers.get("Idempotency-Key"),
+        default_tlp=request.args.get("tlp"),
     )
     return _json(_submission(submission, render.status(status)), status=202)
 

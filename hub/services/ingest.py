@@ -14,10 +14,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
+from sqlalchemy.exc import IntegrityError
 
 from hub.auth.principal import Principal
 from hub.config import IngestSettings
-from hub.errors import BadRequest, PayloadTooLarge, Unprocessable, UnsupportedMediaType
+from hub.errors import (
+    BadRequest,
+    Conflict,
+    PayloadTooLarge,
+    Unprocessable,
+    UnsupportedMediaType,
+)
 from hub.queue import QueueUnavailable
 from hub.services.collections import get_for
 from hub.services.context import Hub
@@ -54,14 +61,19 @@ def media_kind(content_type: str) -> str:
 
 
 def parse_body(
-    raw: bytes, content_type: str, *, received_us: int, limits: IngestSettings
+    raw: bytes,
+    content_type: str,
+    *,
+    received_us: int,
+    limits: IngestSettings,
+    default_tlp: str | None = None,
 ) -> Parsed:
     """The objects a body carries; deterministic, so a worker re-parsing gets the same list."""
     kind = media_kind(content_type)
     if kind == "json":
         parsed = Parsed(_envelope_objects(raw, limits.max_depth))
     else:
-        parsed = _converted(raw, kind, received_us)
+        parsed = _converted(raw, kind, received_us, default_tlp)
     if len(parsed.objects) + len(parsed.early_failures) > limits.max_objects:
         raise PayloadTooLarge(
             f"the submission has {len(parsed.objects) + len(parsed.early_failures)} objects; "
@@ -108,7 +120,7 @@ def _check_depth(objects: list[Any], max_depth: int) -> None:
         stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
 
 
-def _converted(raw: bytes, kind: str, received_us: int) -> Parsed:
+def _converted(raw: bytes, kind: str, received_us: int, default_tlp: str | None) -> Parsed:
     from hub.stix.indicators import convert_csv, convert_text
 
     try:
@@ -116,7 +128,9 @@ def _converted(raw: bytes, kind: str, received_us: int) -> Parsed:
     except UnicodeDecodeError as exc:
         raise BadRequest(f"the body is not UTF-8 text: {exc.reason} at byte {exc.start}") from None
     convert = convert_csv if kind == "csv" else convert_text
-    conversion = convert(text, submitter_ref=None, now=format_us(received_us))
+    conversion = convert(
+        text, submitter_ref=None, now=format_us(received_us), default_tlp=default_tlp
+    )
     failures = [
         Detail(
             f"line {error.line}",
@@ -136,12 +150,38 @@ def submit(
     content_type: str,
     *,
     channel: str,
+    idempotency_key: str | None = None,
+    default_tlp: str | None = None,
 ) -> tuple[Submission, Status]:
     """Record a submission durably, then process it (if small) or queue it. Returns it with its
-    status resource as it stands when the request is answered."""
+    status resource as it stands when the request is answered.
+
+    With an `idempotency_key`, the same key from the same member names the same submission: a
+    client that lost the answer and sends again gets the first submission back, not a second.
+    """
     view = get_for(hub, principal, collection_ref, need="write")
+    digest = hashlib.sha256(raw).hexdigest()
+    if idempotency_key is not None:
+        if not 1 <= len(idempotency_key) <= 200:
+            raise BadRequest("an Idempotency-Key is 1 to 200 characters")
+        earlier = _by_key(hub, principal.member_id, idempotency_key, digest)
+        if earlier is not None:
+            return earlier
+    if default_tlp is not None:
+        if media_kind(content_type) == "json":
+            raise BadRequest("tlp applies to CSV and text lists; mark STIX objects themselves")
+        try:
+            default_tlp = tlp_marking_level(default_tlp)
+        except ValueError as exc:
+            raise BadRequest(f"tlp: {exc}") from None
     received = now_us()
-    parsed = parse_body(raw, content_type, received_us=received, limits=hub.settings.ingest)
+    parsed = parse_body(
+        raw,
+        content_type,
+        received_us=received,
+        limits=hub.settings.ingest,
+        default_tlp=default_tlp,
+    )
     pending = len(parsed.objects)
     status = Status(
         id=str(uuid.uuid4()),
@@ -164,15 +204,25 @@ def submit(
         content_type=content_type,
         received_us=received,
         size=len(raw),
-        sha256=hashlib.sha256(raw).hexdigest(),
+        sha256=digest,
         state="pending" if pending else "done",
         processed_count=0,
         enqueued_us=received,
         finished_us=None if pending else received,
+        idempotency_key=idempotency_key,
+        default_tlp=default_tlp,
     )
-    with hub.db.write() as conn:
-        StatusRepository(conn).add(status)
-        SubmissionRepository(conn).add(submission, raw)
+    try:
+        with hub.db.write() as conn:
+            StatusRepository(conn).add(status)
+            SubmissionRepository(conn).add(submission, raw)
+    except IntegrityError:
+        # The same key, sent twice at once: the other request recorded it first.
+        assert idempotency_key is not None
+        earlier = _by_key(hub, principal.member_id, idempotency_key, digest)
+        if earlier is None:
+            raise
+        return earlier
     if pending and pending <= hub.settings.ingest.inline_max_objects:
         from hub.services.pipeline import process
 
@@ -188,6 +238,27 @@ def submit(
     assert current is not None
     assert stored is not None
     return stored, current
+
+
+def _by_key(hub: Hub, member_id: str, key: str, digest: str) -> tuple[Submission, Status] | None:
+    with hub.db.read() as conn:
+        earlier = SubmissionRepository(conn).by_idempotency_key(member_id, key)
+        status = StatusRepository(conn).get(earlier.status_id) if earlier else None
+    if earlier is None or status is None:
+        return None
+    if earlier.sha256 != digest:
+        raise Conflict(
+            f"Idempotency-Key {key!r} was used for another body (submission {earlier.id})"
+        )
+    return earlier, status
+
+
+def tlp_marking_level(level: str) -> str:
+    """A TLP level name as the indicator converter accepts it, or ValueError."""
+    from hub.stix.indicators import tlp_marking_id
+
+    tlp_marking_id(level)
+    return level
 
 
 def find_submission(hub: Hub, principal: Principal, submission_id: str) -> Submission | None:

@@ -40,6 +40,7 @@ def process(hub: Hub, submission_id: str, *, parsed: Parsed | None = None) -> bo
             submission.content_type,
             received_us=submission.received_us,
             limits=hub.settings.ingest,
+            default_tlp=submission.default_tlp,
         )
         del raw  # a large body need not stay in memory beside its parsed objects
     objects = parsed.objects

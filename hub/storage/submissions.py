@@ -24,6 +24,8 @@ class Submission:
     processed_count: int
     enqueued_us: int
     finished_us: int | None
+    idempotency_key: str | None = None
+    default_tlp: str | None = None
 
 
 _COLS = [submissions.c[name] for name in Submission.__slots__]
@@ -43,6 +45,14 @@ class SubmissionRepository:
 
     def by_status(self, status_id: str) -> Submission | None:
         row = self.conn.execute(select(*_COLS).where(submissions.c.status_id == status_id)).first()
+        return Submission(*row) if row else None
+
+    def by_idempotency_key(self, member_id: str, key: str) -> Submission | None:
+        row = self.conn.execute(
+            select(*_COLS).where(
+                submissions.c.member_id == member_id, submissions.c.idempotency_key == key
+            )
+        ).first()
         return Submission(*row) if row else None
 
     def raw(self, submission_id: str) -> bytes:

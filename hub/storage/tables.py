@@ -153,5 +153,10 @@ submissions = Table(
     Column("processed_count", Integer, nullable=False),
     Column("enqueued_us", BigInteger, nullable=False),
     Column("finished_us", BigInteger, nullable=True),
+    # The client's Idempotency-Key header: the same key from the same member is one submission.
+    Column("idempotency_key", String(200), nullable=True),
+    # For CSV and text lists: the TLP given for rows that name none (`?tlp=`).
+    Column("default_tlp", String(20), nullable=True),
     Index(None, "state", "enqueued_us"),
+    UniqueConstraint("member_id", "idempotency_key"),
 )

@@ -130,3 +130,60 @@ def test_a_collection_you_cannot_write_is_refused(server: LiveServer, world: Wor
 def test_without_a_key_is_401(server: LiveServer) -> None:
     response = requests.post(f"{server.url}/api/v1/submissions", data=b"{}", timeout=10)
     assert_problem(response, 401, "API key")
+
+
+def test_the_same_idempotency_key_returns_the_first_submission(
+    server: LiveServer, world: World
+) -> None:
+    body = b"type,value\nipv4,198.51.100.7\ndomain,evil.example\n"
+
+    def send(key: str, payload: bytes = body) -> requests.Response:
+        return requests.post(
+            f"{server.url}/api/v1/submissions",
+            data=payload,
+            headers={"Content-Type": "text/csv", "Idempotency-Key": key},
+            auth=world.acme.basic,
+            timeout=30,
+        )
+
+    first = send("batch-1")
+    again = send("batch-1")
+    assert first.status_code == again.status_code == 202
+    assert again.json()["id"] == first.json()["id"]
+    other_member = requests.post(
+        f"{server.url}/api/v1/submissions",
+        data=body,
+        headers={"Content-Type": "text/csv", "Idempotency-Key": "batch-1"},
+        auth=world.northwind.basic,
+        timeout=30,
+    )
+    assert other_member.json()["id"] != first.json()["id"]  # keys are per member
+    assert_problem(send("batch-1", body + b"url,http://x.example/\n"), 409, "another body")
+
+
+def test_csv_upload_becomes_indicators_with_the_given_tlp(server: LiveServer, world: World) -> None:
+    body = b"type,value,tlp\nipv4,198.51.100.7,\nsha256," + b"a" * 64 + b",red\nnonsense,1,\n"
+    response = upload(server, world, body, "text/csv", collection="finance-tg", tlp="green")
+    assert response.status_code == 202, response.text
+    status = response.json()["status"]
+    assert (status["success_count"], status["failure_count"]) == (2, 1)
+    assert status["failures"][0]["id"] == "line 4"
+    feed = requests.get(
+        server.collection_url(world.trust_group_id) + "objects/",
+        headers={"Accept": "application/taxii+json;version=2.1"},
+        auth=world.cert.basic,
+        timeout=10,
+    ).json()["objects"]
+    by_pattern = {o["pattern"]: o for o in feed}
+    green = "marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb"
+    red = "marking-definition--e828b379-4e03-4974-9ac4-e53a884c97c1"
+    assert by_pattern["[ipv4-addr:value = '198.51.100.7']"]["object_marking_refs"] == [green]
+    assert by_pattern["[file:hashes.'SHA-256' = '" + "a" * 64 + "']"]["object_marking_refs"] == [
+        red
+    ]
+
+
+def test_tlp_parameter_is_checked(server: LiveServer, world: World) -> None:
+    assert_problem(upload(server, world, b"ipv4,1.2.3.4", "text/csv", tlp="purple"), 400, "tlp")
+    bundle = orjson.dumps({"objects": [indicator()]})
+    assert_problem(upload(server, world, bundle, tlp="green"), 400, "CSV and text")
