@@ -78,27 +78,19 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
-from types import MappingProxyType
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+from hub.stix.markings import TLP2_MARKING_IDS
 from hub.stix.objects import is_identifier
 from hub.stix.timestamps import format_us, parse_us
 
 # Fixed forever: changing it would change every indicator id the hub has issued.
 INDICATOR_NAMESPACE = uuid.UUID("32a766df-b624-4798-be83-d00b40885e3b")
 
-# The OASIS TLP 2.0 marking definitions (cti-stix-common-objects, extension-definition
-# --60a3c5c5-0d10-413e-aab3-9e08dde9e88d).
-TLP_MARKING_IDS: Mapping[str, str] = MappingProxyType(
-    {
-        "clear": "marking-definition--94868c89-83c2-464b-929b-a1a8aa3c8487",
-        "green": "marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb",
-        "amber": "marking-definition--55d920b0-5e8b-4f79-9ee9-91f868d9b421",
-        "amber+strict": "marking-definition--939a9414-2ddd-4d32-a0cd-375ea402b003",
-        "red": "marking-definition--e828b379-4e03-4974-9ac4-e53a884c97c1",
-    }
-)
+# The OASIS TLP 2.0 marking definitions, by level.
+TLP_MARKING_IDS: Mapping[str, str] = TLP2_MARKING_IDS
+
 CSV_COLUMNS = (
     "type",
     "value",

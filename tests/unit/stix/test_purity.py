@@ -1,4 +1,5 @@
-"""hub.stix is pure: importing it loads no web, database, queue or network module."""
+"""hub.stix and hub.sharing are pure: importing them loads no web, database, queue or network
+module."""
 
 from __future__ import annotations
 
@@ -27,6 +28,14 @@ PURE_PACKAGES = (
     "hub.stix.patterns",
     "hub.stix.schemas",
     "hub.stix.validation",
+    "hub.stix.markings",
+    "hub.stix.indicators",
+    "hub.sharing",
+    "hub.sharing.policy",
+    "hub.sharing.pii",
+    "hub.sharing.decide",
+    "hub.sharing.transform",
+    "hub.sharing.pseudonyms",
 )
 
 
@@ -42,4 +51,19 @@ def test_pure_packages_import_nothing_impure() -> None:
     loaded = json.loads(result.stdout)
     offenders = [m for m in loaded if m in FORBIDDEN or m.split(".")[0] in FORBIDDEN]
     assert offenders == []
-    assert "hub.stix.objects" in loaded  # the check really imported the package
+    assert "hub.stix.objects" in loaded  # the check really imported the packages
+    assert "hub.sharing.transform" in loaded
+
+
+def test_every_module_of_the_pure_packages_is_checked() -> None:
+    import pkgutil
+
+    import hub.sharing
+    import hub.stix
+
+    modules = {
+        f"{package.__name__}.{info.name}"
+        for package in (hub.stix, hub.sharing)
+        for info in pkgutil.iter_modules(package.__path__)
+    }
+    assert modules <= set(PURE_PACKAGES)

@@ -1,0 +1,139 @@
+"""transform(): the object as one feed receives it.
+
+Two steps. `sanitise()` does what is the same for every feed: strip properties outside the
+allow-list, redact personal data, and replace the object's markings by the one OASIS TLP 2.0
+marking of its resolved level. `for_audience()` then replaces the submitter, everywhere it
+appears (references, identity ids in text, its name and aliases in any string), by who it is
+in that feed: a pseudonym, or, where consent allows, its real identity. Both return new dicts
+and leave their input alone.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping
+from typing import Any
+
+from hub.sharing.decide import Decision, identity_needles, needle_pattern
+from hub.sharing.pii import REDACTED, Hit, redact_text
+from hub.sharing.policy import SCO_TYPES, Policy, Submitter
+from hub.sharing.pseudonyms import AudienceIdentity
+from hub.stix.markings import TLP2_MARKING_IDS
+
+# Objects that may carry created_by_ref: every type but cyber-observables and (here) the
+# hub's own marking definitions, which are never released from a submission.
+_NO_CREATOR = SCO_TYPES | {"marking-definition"}
+
+
+def sanitise(obj: Mapping[str, Any], decision: Decision, policy: Policy) -> dict[str, Any]:
+    """The feed-independent part of the transform."""
+    allowed = policy.allowed_properties.get(str(obj.get("type")))
+    by_path: dict[str, list[Hit]] = defaultdict(list)
+    for hit in decision.redact:
+        by_path[hit.path].append(hit)
+    result: dict[str, Any] = {}
+    for key, value in obj.items():
+        if key in ("object_marking_refs", "granular_markings"):
+            continue
+        if key.startswith("x_"):
+            hits = by_path.get(key)
+            if hits:
+                result[key] = REDACTED.format(hits[0].detector)
+            elif policy.action("custom-property") == "allow" or decision.keep_unlisted:
+                result[key] = _copy(value)
+            continue
+        if allowed is not None and key not in allowed and not decision.keep_unlisted:
+            continue
+        result[key] = _redacted(key, value, by_path) if by_path else _copy(value)
+    result["object_marking_refs"] = [TLP2_MARKING_IDS[decision.tlp]]
+    return result
+
+
+def _redacted(path: str, value: Any, by_path: Mapping[str, list[Hit]]) -> Any:
+    if isinstance(value, str):
+        hits = by_path.get(path)
+        if not hits:
+            return value
+        whole = [hit for hit in hits if hit.whole]
+        if whole:
+            return REDACTED.format(whole[0].detector)
+        return redact_text(value, hits)
+    if isinstance(value, list):
+        return [_redacted(f"{path}[{i}]", item, by_path) for i, item in enumerate(value)]
+    if isinstance(value, dict):
+        return {k: _redacted(f"{path}.{k}", v, by_path) for k, v in value.items()}
+    return value
+
+
+def _copy(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copy(v) for v in value]
+    return value
+
+
+class AudienceRewriter:
+    """Rewrites the submitter into one feed's identity; built once per (submitter, feed)."""
+
+    def __init__(self, submitter: Submitter, identity: AudienceIdentity) -> None:
+        self.identity = identity
+        ids = set(submitter.identity_ids)
+        self._ids = {i: identity.id for i in ids}
+        needles = list(ids)
+        if not identity.named:
+            needles = identity_needles(submitter)
+        self._names = {n.lower(): identity.name for n in needles if n not in ids}
+        self._pattern = needle_pattern(sorted(needles, key=lambda n: (-len(n), n)))
+
+    def _replace(self, text: str) -> str:
+        if self._pattern is None:
+            return text
+        exact = self._ids.get(text)
+        if exact is not None:
+            return exact
+        return self._pattern.sub(self._swap, text)
+
+    def _swap(self, match: Any) -> str:
+        found = match.group()
+        if found in self._ids:
+            return self._ids[found]
+        lowered = found.lower()
+        for known, replacement in self._ids.items():
+            if known.lower() == lowered:
+                return replacement
+        return self._names.get(lowered, self.identity.name)
+
+    def _walk(self, value: Any) -> Any:
+        if isinstance(value, str):
+            return self._replace(value)
+        if isinstance(value, list):
+            return [self._walk(item) for item in value]
+        if isinstance(value, dict):
+            out: dict[str, Any] = {}
+            for key, item in value.items():
+                if self._pattern is not None and self._pattern.search(key):
+                    continue  # a property named after the submitter cannot be kept
+                out[key] = self._walk(item)
+            return out
+        return value
+
+    def apply(self, base: Mapping[str, Any]) -> dict[str, Any]:
+        result = {}
+        for key, value in base.items():
+            if key in ("id", "type", "spec_version", "created", "modified", "pattern"):
+                result[key] = value
+            elif self._pattern is not None and self._pattern.search(key):
+                continue
+            else:
+                result[key] = self._walk(value)
+        if base.get("type") not in _NO_CREATOR:
+            result["created_by_ref"] = self.identity.id
+        return result
+
+
+def for_audience(
+    base: Mapping[str, Any], submitter: Submitter, identity: AudienceIdentity
+) -> dict[str, Any]:
+    """`base` (from sanitise) as the feed whose identity for the submitter is `identity`."""
+    return AudienceRewriter(submitter, identity).apply(base)
