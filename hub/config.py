@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, get_type_hints
 
 MEMBER_KINDS = ("industry", "government")
+TLP_LEVELS = ("clear", "green", "amber", "amber+strict", "red")
 COLLECTION_KINDS = ("inbox", "feed", "trust-group")
 ALIAS = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 _READER = re.compile(r"^(?:\*|industry|government|sector:[\w.-]+|(?:industry|government):[\w.-]+)$")
@@ -91,6 +92,25 @@ class QueueSettings:
 
 
 @dataclass(frozen=True)
+class SharingSettings:
+    # TLP assumed for an object that carries no TLP marking.
+    default_tlp: str = "amber"
+    # An object marked with a marking definition the hub cannot read: hold (for review),
+    # reject (a failure in its status), or red (treated as TLP:RED).
+    unknown_marking: str = "hold"
+    # What each personal-data detector does with what it finds: redact, hold or allow.
+    detect_email: str = "redact"
+    detect_phone: str = "redact"
+    detect_person_name: str = "redact"
+    detect_account: str = "hold"
+    detect_internal_address: str = "redact"
+    detect_internal_hostname: str = "redact"
+    detect_custom_property: str = "redact"
+    # Host names under these domains are internal (comma-separated).
+    internal_domains: str = "local,localdomain,lan,internal,intranet,corp,home.arpa"
+
+
+@dataclass(frozen=True)
 class CollectionSettings:
     alias: str
     title: str
@@ -98,6 +118,11 @@ class CollectionSettings:
     kind: str = "feed"
     readers: tuple[str, ...] = ()
     writers: tuple[str, ...] = ()
+    # Feeds only: the TLP levels the sharing policy releases to it (never amber+strict or
+    # red), and whether a submitter may be named in it where its consent allows ("consent")
+    # or always appears as a pseudonym ("never").
+    tlp: tuple[str, ...] = ()
+    identity: str = "consent"
 
 
 DEFAULT_COLLECTIONS: tuple[CollectionSettings, ...] = (
@@ -113,18 +138,21 @@ DEFAULT_COLLECTIONS: tuple[CollectionSettings, ...] = (
         "Government feed",
         "What the sharing policy releases to government members.",
         readers=("government",),
+        tlp=("clear", "green", "amber"),
     ),
     CollectionSettings(
         "members",
         "Members feed",
         "What the sharing policy releases to industry peers.",
         readers=("industry",),
+        tlp=("clear", "green", "amber"),
     ),
     CollectionSettings(
         "public",
         "Public feed",
         "TLP:CLEAR material, readable by every member.",
         readers=("*",),
+        tlp=("clear",),
     ),
 )
 
@@ -137,6 +165,10 @@ class Settings:
     taxii: TaxiiSettings = field(default_factory=TaxiiSettings)
     ingest: IngestSettings = field(default_factory=IngestSettings)
     queue: QueueSettings = field(default_factory=QueueSettings)
+    sharing: SharingSettings = field(default_factory=SharingSettings)
+    # Per type, the properties kept in released objects, replacing the built-in list for
+    # that type ([sharing.allowed_properties] in the file).
+    allowed_properties: tuple[tuple[str, tuple[str, ...]], ...] = ()
     collections: tuple[CollectionSettings, ...] = DEFAULT_COLLECTIONS
     # Where relative paths are resolved from: the config file's folder, else the working dir.
     base_dir: str = "."
@@ -164,6 +196,7 @@ _SECTIONS: dict[str, type[Any]] = {
     "taxii": TaxiiSettings,
     "ingest": IngestSettings,
     "queue": QueueSettings,
+    "sharing": SharingSettings,
 }
 
 
@@ -192,13 +225,22 @@ def _build(raw: dict[str, Any], env: Mapping[str, str], base_dir: Path) -> Setti
     if unknown:
         raise ConfigError(f"unknown section [{sorted(unknown)[0]}]")
     sections: dict[str, Any] = {}
+    allowed: tuple[tuple[str, tuple[str, ...]], ...] = ()
     for name, cls in _SECTIONS.items():
         table = raw.get(name, {})
         if not isinstance(table, dict):
             raise ConfigError(f"[{name}] must be a table")
+        if name == "sharing" and "allowed_properties" in table:
+            table = dict(table)
+            allowed = _allowed_properties(table.pop("allowed_properties"))
         sections[name] = _section(name, cls, table, env)
     collections = _collections(raw.get("collections"))
-    settings = Settings(collections=collections, base_dir=str(base_dir), **sections)
+    settings = Settings(
+        collections=collections,
+        allowed_properties=allowed,
+        base_dir=str(base_dir),
+        **sections,
+    )
     _check(settings)
     return settings
 
@@ -270,12 +312,14 @@ def _collections(raw: Any) -> tuple[CollectionSettings, ...]:
             if name not in known:
                 raise ConfigError(f"{key}.{name}: unknown setting")
         values: dict[str, Any] = {"alias": alias, "title": table.get("title", alias)}
-        for name in ("title", "description", "kind"):
+        for name in ("title", "description", "kind", "identity"):
             if name in table:
                 values[name] = _typed(f"{key}.{name}", str, table[name])
         for name in ("readers", "writers"):
             if name in table:
                 values[name] = _principals(f"{key}.{name}", table[name])
+        if "tlp" in table:
+            values["tlp"] = _strings(f"{key}.tlp", table["tlp"])
         result.append(CollectionSettings(**values))
     return tuple(result)
 
@@ -290,6 +334,21 @@ def _principals(key: str, value: Any) -> tuple[str, ...]:
                 "'<kind>:<sector>', 'sector:<sector>' or '*'"
             )
     return tuple(value)
+
+
+def _strings(key: str, value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{key}: expected a list of strings")
+    return tuple(value)
+
+
+def _allowed_properties(raw: Any) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    if not isinstance(raw, dict):
+        raise ConfigError("[sharing.allowed_properties] must be a table of type = [properties]")
+    return tuple(
+        (obj_type, _strings(f"sharing.allowed_properties.{obj_type}", props))
+        for obj_type, props in sorted(raw.items())
+    )
 
 
 def check_principals(key: str, values: list[str]) -> tuple[str, ...]:
@@ -327,6 +386,33 @@ def _check(settings: Settings) -> None:
     for c in settings.collections:
         if c.kind not in COLLECTION_KINDS:
             raise ConfigError(f"collections.{c.alias}.kind: one of {', '.join(COLLECTION_KINDS)}")
+        for level in c.tlp:
+            if level not in TLP_LEVELS:
+                raise ConfigError(
+                    f"collections.{c.alias}.tlp: {level!r} is not one of {', '.join(TLP_LEVELS)}"
+                )
+            if level in ("amber+strict", "red"):
+                raise ConfigError(
+                    f"collections.{c.alias}.tlp: TLP:{level.upper()} is never released to a feed"
+                )
+        if c.tlp and c.kind != "feed":
+            raise ConfigError(f"collections.{c.alias}.tlp: only a feed receives by TLP")
+        if c.identity not in ("consent", "never"):
+            raise ConfigError(f"collections.{c.alias}.identity: 'consent' or 'never'")
+    _check_sharing(settings)
+
+
+def _check_sharing(settings: Settings) -> None:
+    sharing = settings.sharing
+    if sharing.default_tlp not in TLP_LEVELS:
+        raise ConfigError(f"sharing.default_tlp: one of {', '.join(TLP_LEVELS)}")
+    if sharing.unknown_marking not in ("hold", "reject", "red"):
+        raise ConfigError("sharing.unknown_marking: hold, reject or red")
+    for f in fields(SharingSettings):
+        if f.name.startswith("detect_"):
+            value = getattr(sharing, f.name)
+            if value not in ("redact", "hold", "allow"):
+                raise ConfigError(f"sharing.{f.name}: redact, hold or allow, got {value!r}")
 
 
 def replace(settings: Settings, **sections: Any) -> Settings:

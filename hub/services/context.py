@@ -8,7 +8,7 @@ import socket
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from hub.config import ConfigError, Settings
 from hub.storage.engine import Database
@@ -28,6 +28,8 @@ class Hub:
     _queue: SubmissionQueue | None = field(default=None, repr=False)
     _validator: ObjectValidator | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    # Per-process memo of derived things (compiled policies, the pseudonym key), by name.
+    cache: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
     def queue(self) -> SubmissionQueue:

@@ -6,6 +6,7 @@ from hub.auth.principal import Principal
 from hub.errors import NotFound
 from hub.services.collections import VisibleCollection, get_for
 from hub.services.context import Hub
+from hub.services.sharing import propagate_deletion
 from hub.storage.objects import ObjectQuery, ObjectRepository, Page
 from hub.storage.statuses import Status, StatusRepository
 
@@ -74,9 +75,19 @@ def delete_object(
     """Delete the caller's own versions of an object that match the filters."""
     view = get_for(hub, principal, collection_ref, need="write")
     with hub.db.write() as conn:
-        removed = ObjectRepository(conn).delete(
+        repo = ObjectRepository(conn)
+        inbox = view.collection.kind == "inbox"
+        versions = (
+            repo.matching_versions(view.collection.id, object_id, query, principal.member_id)
+            if inbox
+            else []
+        )
+        removed = repo.delete(
             view.collection.id, object_id, query, submitted_by=principal.member_id
         )
+        if inbox and removed:
+            # What the submitter withdraws from the inbox leaves every feed it went to.
+            propagate_deletion(conn, principal.member_id, object_id, versions)
     if not removed:
         raise NotFound(f"no version of {object_id!r} submitted by you matches")
     return removed

@@ -12,6 +12,7 @@ import orjson
 from hub.services import membership
 from hub.services.collections import sync_configured
 from hub.services.context import Hub, ensure_secret_files
+from hub.services.sharing import sync_policy
 from hub.storage import migrate
 
 DEMO_MEMBERS = (
@@ -32,9 +33,12 @@ class InitReport:
 
 
 def prepare(hub: Hub) -> list[str]:
-    """Schema up to date and configured collections in place; what `hub serve` runs first."""
+    """Schema up to date, configured collections and policy in place; what `hub serve` and
+    `hub worker` run first."""
     migrate.upgrade(hub.db)
-    return sync_configured(hub)
+    created = sync_configured(hub)
+    sync_policy(hub)
+    return created
 
 
 def init(

@@ -79,7 +79,7 @@ class AudienceRewriter:
     def __init__(self, submitter: Submitter, identity: AudienceIdentity) -> None:
         self.identity = identity
         ids = set(submitter.identity_ids)
-        self._ids = {i: identity.id for i in ids}
+        self._ids = dict.fromkeys(ids, identity.id)
         needles = list(ids)
         if not identity.named:
             needles = identity_needles(submitter)
@@ -104,6 +104,13 @@ class AudienceRewriter:
                 return replacement
         return self._names.get(lowered, self.identity.name)
 
+    def _names_submitter(self, key: str) -> bool:
+        """True for a property name that spells the submitter (x_acme_bank_score)."""
+        if self._pattern is None:
+            return False
+        spaced = key.replace("_", " ").replace("-", " ")
+        return bool(self._pattern.search(key) or self._pattern.search(spaced))
+
     def _walk(self, value: Any) -> Any:
         if isinstance(value, str):
             return self._replace(value)
@@ -112,7 +119,7 @@ class AudienceRewriter:
         if isinstance(value, dict):
             out: dict[str, Any] = {}
             for key, item in value.items():
-                if self._pattern is not None and self._pattern.search(key):
+                if self._names_submitter(key):
                     continue  # a property named after the submitter cannot be kept
                 out[key] = self._walk(item)
             return out
@@ -123,7 +130,7 @@ class AudienceRewriter:
         for key, value in base.items():
             if key in ("id", "type", "spec_version", "created", "modified", "pattern"):
                 result[key] = value
-            elif self._pattern is not None and self._pattern.search(key):
+            elif self._names_submitter(key):
                 continue
             else:
                 result[key] = self._walk(value)

@@ -195,6 +195,18 @@ class ObjectRepository:
             self._refresh_flags(collection_id, object_id)
         return int(removed)
 
+    def matching_versions(
+        self, collection_id: str, object_id: str, query: ObjectQuery, submitted_by: str | None
+    ) -> list[int]:
+        """The version_us of the versions `delete` with the same arguments would remove."""
+        conditions = [ov.c.collection_id == collection_id, ov.c.object_id == object_id]
+        conditions += self._version_conditions(query)
+        if submitted_by is not None:
+            conditions.append(ov.c.submitted_by == submitted_by)
+        return [
+            int(v) for v in self.conn.execute(select(ov.c.version_us).where(*conditions)).scalars()
+        ]
+
     def _lock(self, collection_id: str) -> tuple[int, int]:
         row = self.conn.execute(
             select(collections.c.next_seq, collections.c.last_added_us)
@@ -298,6 +310,30 @@ class ObjectRepository:
         stmt = select(*_ROW_COLS).where(*conditions).order_by(ov.c.version_us).limit(limit + 1)
         rows = self.conn.execute(stmt).all()
         return Page(cast(list[Row], rows[:limit]), len(rows) > limit)
+
+    def latest_body(self, collection_id: str, object_id: str) -> str | None:
+        """The JSON of the newest stored version of one object, or None."""
+        stmt = select(ov.c.body).where(
+            ov.c.collection_id == collection_id,
+            ov.c.object_id == object_id,
+            ov.c.is_latest == true(),
+        )
+        value = self.conn.execute(stmt.limit(1)).scalar()
+        return None if value is None else str(value)
+
+    def owners(self, collection_id: str, object_ids: Iterable[str]) -> dict[str, str | None]:
+        """Who submitted each of these objects first (objects not stored are left out)."""
+        ids = sorted(set(object_ids))
+        found: dict[str, str | None] = {}
+        for start in range(0, len(ids), _IN_CHUNK):
+            stmt = select(ov.c.object_id, ov.c.submitted_by).where(
+                ov.c.collection_id == collection_id,
+                ov.c.object_id.in_(ids[start : start + _IN_CHUNK]),
+                ov.c.is_first == true(),
+            )
+            for object_id, submitted_by in self.conn.execute(stmt):
+                found[object_id] = submitted_by
+        return found
 
     def exists(self, collection_id: str, object_id: str) -> bool:
         stmt = select(ov.c.seq).where(

@@ -41,6 +41,8 @@ members = Table(
     Column("contact", Text, nullable=True),
     Column("created_us", BigInteger, nullable=False),
     Column("updated_us", BigInteger, nullable=False),
+    # JSON list: other names that identify it (short names, domains), hidden like its name.
+    Column("aliases", Text, nullable=True),
 )
 
 users = Table(
@@ -159,4 +161,72 @@ submissions = Table(
     Column("default_tlp", String(20), nullable=True),
     Index(None, "state", "enqueued_us"),
     UniqueConstraint("member_id", "idempotency_key"),
+)
+
+# --- sharing -------------------------------------------------------------------------------
+
+policy_versions = Table(
+    "policy_versions",
+    metadata,
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("created_us", BigInteger, nullable=False),
+    Column("source", String(20), nullable=False),  # config | console | cli
+    Column("author", String(320), nullable=True),
+    Column("digest", String(64), nullable=False),
+    Column("document", Text, nullable=False),  # the policy as canonical JSON
+    Column("note", Text, nullable=True),
+)
+
+pseudonym_epochs = Table(
+    "pseudonym_epochs",
+    metadata,
+    Column("epoch", Integer, primary_key=True, autoincrement=False),
+    # HMAC of a constant under the key: tells epochs apart without revealing the key.
+    Column("fingerprint", String(32), nullable=False, unique=True),
+    Column("started_us", BigInteger, nullable=False),
+    Column("ended_us", BigInteger, nullable=True),
+)
+
+receipts = Table(
+    "receipts",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("object_id", String(300), nullable=False),
+    Column("version_us", BigInteger, nullable=False),
+    Column("feed_id", String(36), ForeignKey("collections.id"), nullable=False),
+    Column("member_id", String(36), ForeignKey("members.id"), nullable=False),
+    Column("submission_id", String(36), nullable=True),
+    Column("policy_version", Integer, nullable=False),
+    Column("tlp", String(20), nullable=False),
+    Column("identity_id", String(300), nullable=False),  # the pseudonym, or the real identity
+    Column("named", Boolean, nullable=False),
+    Column("redactions", Text, nullable=True),  # JSON [{detector, path}], never the content
+    Column("kind", String(20), nullable=False),  # release | revocation | deletion
+    Column("released_us", BigInteger, nullable=False),
+    Index(None, "object_id", "feed_id"),
+    Index(None, "member_id", "released_us"),
+    Index(None, "submission_id"),
+)
+
+review_items = Table(
+    "review_items",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("state", String(20), nullable=False),  # pending | approved | rejected
+    Column("member_id", String(36), ForeignKey("members.id"), nullable=False),
+    Column("submission_id", String(36), nullable=True),
+    Column("object_id", String(300), nullable=False),
+    Column("version_us", BigInteger, nullable=False),
+    Column("type", String(250), nullable=False),
+    Column("body", Text, nullable=False),  # the object as submitted
+    Column("reasons", Text, nullable=False),  # JSON list of strings
+    Column("hits", Text, nullable=False),  # JSON [{detector, path, text, start, end}]
+    Column("policy_version", Integer, nullable=False),
+    Column("created_us", BigInteger, nullable=False),
+    Column("decided_us", BigInteger, nullable=True),
+    Column("decided_by", String(320), nullable=True),
+    Column("note", Text, nullable=True),
+    Column("edited_body", Text, nullable=True),
+    Index(None, "state", "created_us"),
+    UniqueConstraint("object_id", "version_us"),
 )

@@ -43,9 +43,15 @@ class Account:
 
 
 def add_account(
-    hub: Hub, name: str, kind: str, *, sector: str | None = None, scope: str = "read,write"
+    hub: Hub,
+    name: str,
+    kind: str,
+    *,
+    sector: str | None = None,
+    scope: str = "read,write",
+    consent: str = "none",
 ) -> Account:
-    member = membership.add_member(hub, name, kind, sector=sector)
+    member = membership.add_member(hub, name, kind, sector=sector, consent=consent)
     issued = membership.issue_key(hub, member.id, scope)
     return Account(member, issued.key.id, issued.secret)
 
