@@ -290,13 +290,25 @@ def member() -> None:
     "--consent", type=click.Choice(membership.CONSENTS), default="none", show_default=True
 )
 @click.option("--contact", default=None, help="Contact e-mail or note for admins.")
+@click.option(
+    "--alias",
+    "aliases",
+    multiple=True,
+    help="Another name that identifies it (short name, domain); hidden like its name. Repeatable.",
+)
 @pass_state
 def member_add(
-    state: State, name: str, kind: str, sector: str | None, consent: str, contact: str | None
+    state: State,
+    name: str,
+    kind: str,
+    sector: str | None,
+    consent: str,
+    contact: str | None,
+    aliases: tuple[str, ...],
 ) -> None:
     """Add a member organisation."""
     m = membership.add_member(
-        state.hub, name, kind, sector=sector, consent=consent, contact=contact
+        state.hub, name, kind, sector=sector, consent=consent, contact=contact, aliases=aliases
     )
     state.emit(_member_dict(m), _member_line(m))
 
@@ -449,6 +461,10 @@ def collection_list(state: State) -> None:
         ),
     )
 
+
+from hub import cli_sharing  # noqa: E402  (registers its commands on `main`)
+
+cli_sharing.register(main)
 
 if __name__ == "__main__":  # pragma: no cover
     os.environ.setdefault("PYTHONUNBUFFERED", "1")

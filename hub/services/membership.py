@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from hub.auth.principal import Principal
@@ -42,8 +43,12 @@ def add_member(
     sector: str | None = None,
     consent: str = "none",
     contact: str | None = None,
+    aliases: Sequence[str] = (),
 ) -> Member:
     name = name.strip()
+    cleaned = tuple(dict.fromkeys(a.strip() for a in aliases if a.strip()))
+    if any(len(a) < 3 or len(a) > 200 for a in cleaned):
+        raise BadRequest("an alias is 3 to 200 characters (shorter ones would hide common words)")
     if not name or len(name) > 200:
         raise BadRequest("a member name is 1 to 200 characters")
     if kind not in MEMBER_KINDS:
@@ -51,7 +56,15 @@ def add_member(
     if consent not in CONSENTS:
         raise BadRequest(f"consent must be one of {', '.join(CONSENTS)}, not {consent!r}")
     member = Member(
-        str(uuid.uuid4()), name, kind, sector or None, consent, "active", contact, now_us()
+        str(uuid.uuid4()),
+        name,
+        kind,
+        sector or None,
+        consent,
+        "active",
+        contact,
+        now_us(),
+        cleaned,
     )
     with hub.db.write() as conn:
         try:

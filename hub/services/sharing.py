@@ -262,24 +262,17 @@ class Releaser:
             if decision.outcome == "hold":
                 held.append(self._review_item(item, now))
             elif decision.outcome == "release":
-                base = sanitise(item.obj, decision, self.policy)
                 redactions = (
                     orjson.dumps([hit.public() for hit in decision.redact]).decode("utf-8")
                     if decision.redact
                     else None
                 )
-                for verdict in decision.feeds:
-                    if not verdict.released or verdict.alias not in self.feeds:
+                for alias, (identity, out) in self._outputs(item, previous).items():
+                    if alias not in self.feeds:
                         continue
-                    feed = self.feeds[verdict.alias]
-                    identity = self.identity(verdict.alias, verdict.named)
-                    earlier = previous.get((item.key.object_id, feed.id))
-                    if earlier is not None and earlier != identity.id and not verdict.named:
-                        # Released before under an older pseudonym key: keep that creator.
-                        identity = AudienceIdentity(earlier, "a member of this hub", False, {})
-                    out = self._rewriter(identity).apply(base)
-                    versions = per_feed.setdefault(verdict.alias, [])
-                    self._publish_support(verdict.alias, identity, decision.tlp, versions)
+                    feed = self.feeds[alias]
+                    versions = per_feed.setdefault(alias, [])
+                    self._publish_support(alias, identity, decision.tlp, versions)
                     versions.append(_new_version(item.key, out))
                     made.append(
                         self._receipt(item, feed.id, identity, decision, redactions, "release", now)
@@ -292,6 +285,28 @@ class Releaser:
             repo.add(self.feeds[alias].id, versions, self.member_id)
         ReceiptRepository(conn).add_many(made)
         ReviewRepository(conn).add_many(held)
+
+    def render(self, item: Item) -> dict[str, dict[str, Any]]:
+        """Each feed's version of a released item, by feed alias (nothing is stored)."""
+        return {alias: out for alias, (_, out) in self._outputs(item, {}).items()}
+
+    def _outputs(
+        self, item: Item, previous: Mapping[tuple[str, str], str]
+    ) -> dict[str, tuple[AudienceIdentity, dict[str, Any]]]:
+        decision = item.decision
+        base = sanitise(item.obj, decision, self.policy)
+        outputs: dict[str, tuple[AudienceIdentity, dict[str, Any]]] = {}
+        for verdict in decision.feeds:
+            if not verdict.released:
+                continue
+            identity = self.identity(verdict.alias, verdict.named)
+            feed = self.feeds.get(verdict.alias)
+            earlier = previous.get((item.key.object_id, feed.id)) if feed else None
+            if earlier is not None and earlier != identity.id and not verdict.named:
+                # Released before under an older pseudonym key: keep that creator.
+                identity = AudienceIdentity(earlier, "a member of this hub", False, {})
+            outputs[verdict.alias] = (identity, self._rewriter(identity).apply(base))
+        return outputs
 
     def _publish_support(
         self, alias: str, identity: AudienceIdentity, tlp: str, versions: list[NewVersion]

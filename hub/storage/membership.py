@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
+import orjson
 from sqlalchemy import Connection, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -24,6 +27,9 @@ class Member:
     status: str
     contact: str | None
     created_us: int
+    # Other names that identify it (short names, its domains); the sharing rules hide them
+    # wherever they hide its name.
+    aliases: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +67,21 @@ _MEMBER_COLS = [members.c[name] for name in Member.__slots__]
 _KEY_COLS = [api_keys.c[name] for name in ApiKey.__slots__]
 
 
+def _member(row: Sequence[Any]) -> Member:
+    member_id, name, kind, sector, consent, status, contact, created_us, aliases = row
+    return Member(
+        member_id,
+        name,
+        kind,
+        sector,
+        consent,
+        status,
+        contact,
+        created_us,
+        tuple(orjson.loads(aliases)) if aliases else (),
+    )
+
+
 class MemberRepository:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
@@ -68,22 +89,19 @@ class MemberRepository:
     def add(self, member: Member) -> None:
         try:
             with self.conn.begin_nested():
-                self.conn.execute(
-                    insert(members).values(
-                        **{name: getattr(member, name) for name in Member.__slots__},
-                        updated_us=member.created_us,
-                    )
-                )
+                values = {name: getattr(member, name) for name in Member.__slots__}
+                values["aliases"] = orjson.dumps(list(member.aliases)).decode("utf-8")
+                self.conn.execute(insert(members).values(**values, updated_us=member.created_us))
         except IntegrityError:
             raise DuplicateError(f"a member named {member.name!r} already exists") from None
 
     def get(self, member_id: str) -> Member | None:
         row = self.conn.execute(select(*_MEMBER_COLS).where(members.c.id == member_id)).first()
-        return Member(*row) if row else None
+        return _member(row) if row else None
 
     def by_name(self, name: str) -> Member | None:
         row = self.conn.execute(select(*_MEMBER_COLS).where(members.c.name == name)).first()
-        return Member(*row) if row else None
+        return _member(row) if row else None
 
     def list(self, *, kind: str | None = None, status: str | None = None) -> list[Member]:
         query = select(*_MEMBER_COLS).order_by(func.lower(members.c.name))
@@ -91,7 +109,7 @@ class MemberRepository:
             query = query.where(members.c.kind == kind)
         if status:
             query = query.where(members.c.status == status)
-        return [Member(*row) for row in self.conn.execute(query)]
+        return [_member(row) for row in self.conn.execute(query)]
 
     def set_status(self, member_id: str, status: str, now_us: int) -> bool:
         result = self.conn.execute(
@@ -124,7 +142,7 @@ class ApiKeyRepository:
         if row is None:
             return None
         split = len(_KEY_COLS)
-        return KeyOwner(ApiKey(*row[:split]), Member(*row[split:]))
+        return KeyOwner(ApiKey(*row[:split]), _member(row[split:]))
 
     def for_member(self, member_id: str) -> list[ApiKey]:
         query = (
