@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from hub.sharing.pii import Detectors, Hit
@@ -61,6 +62,12 @@ def identity_needles(submitter: Submitter) -> list[str]:
     needles = {submitter.name.strip()} | {a.strip() for a in submitter.aliases}
     found = [n for n in needles if len(n) >= _MIN_ALIAS]
     return sorted(set(found) | set(submitter.identity_ids), key=lambda n: (-len(n), n))
+
+
+@lru_cache(maxsize=256)
+def submitter_pattern(submitter: Submitter) -> re.Pattern[str] | None:
+    """The compiled pattern of `identity_needles(submitter)` (cached: one per submission)."""
+    return needle_pattern(identity_needles(submitter))
 
 
 def needle_pattern(needles: Iterable[str]) -> re.Pattern[str] | None:
@@ -155,10 +162,10 @@ def decide(
                 else:
                     redact.append(hit)
 
-    feeds = tuple(_verdict(feed, tlp, consent, outcome, reasons) for feed in policy.feeds)
+    feeds = tuple(_verdict(feed, tlp, consent, outcome, tuple(reasons)) for feed in policy.feeds)
     if outcome == "release":
-        needles = needle_pattern(identity_needles(submitter))
         pattern = obj.get("pattern")
+        needles = submitter_pattern(submitter) if isinstance(pattern, str) else None
         if (
             needles is not None
             and isinstance(pattern, str)
@@ -168,7 +175,9 @@ def decide(
         ):
             outcome = "hold"
             reasons.append("the pattern names the submitter, which cannot be rewritten")
-            feeds = tuple(_verdict(feed, tlp, consent, outcome, reasons) for feed in policy.feeds)
+            feeds = tuple(
+                _verdict(feed, tlp, consent, outcome, tuple(reasons)) for feed in policy.feeds
+            )
     return Decision(
         object_id,
         outcome,
@@ -191,8 +200,9 @@ def _cannot_redact(hit: Hit, obj_type: object) -> bool:
     return hit.whole and obj_type in SCO_TYPES and hit.path == "value"
 
 
+@lru_cache(maxsize=4096)
 def _verdict(
-    feed: FeedPolicy, tlp: str, consent: str, outcome: str, reasons: list[str]
+    feed: FeedPolicy, tlp: str, consent: str, outcome: str, reasons: tuple[str, ...]
 ) -> FeedVerdict:
     named = feed.identity == "consent" and (
         consent == "everyone" or (consent == "government" and feed.government)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
@@ -57,7 +58,11 @@ _PHONE: Final = re.compile(
     r"|0\d{1,4}[ /-]\d{3,4}[ -]?\d{2,6}"
     r")(?![\w/.-]?\d)"
 )
-_IPV4: Final = re.compile(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?![\w]|\.\d)")
+_DIGIT: Final = re.compile(r"\d")
+# Each pattern starts with a plain character class (so the regex engine can skip ahead to
+# candidates) and checks what precedes that first character with a two-character lookbehind.
+_IPV4: Final = re.compile(r"\d(?<![\w.]\d)\d{0,2}\.(?:\d{1,3}\.){2}\d{1,3}(?![\w]|\.\d)")
+_IPV6_HINT: Final = re.compile(r"[0-9A-Fa-f]:[0-9A-Fa-f]")
 _IPV6: Final = re.compile(r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![\w:])")
 
 _INTERNAL_V4: Final = tuple(
@@ -111,6 +116,15 @@ class Detectors:
             else None
         )
         self._suffixes = tuple("." + s for s in suffixes)
+        # Cheap test before the full host-name pattern: an internal suffix at a word's end.
+        self._suffix_probe = (
+            re.compile(
+                r"\.(?:" + "|".join(re.escape(s) for s in suffixes) + r")(?![\w-])",
+                re.IGNORECASE,
+            )
+            if suffixes
+            else None
+        )
 
     def scan(self, obj: Mapping[str, Any]) -> list[Hit]:
         """Every hit in `obj`, in a stable order (property order, then position)."""
@@ -132,6 +146,7 @@ class Detectors:
             if isinstance(value, str) and value.lower().endswith(self._suffixes):
                 hits.append(Hit("internal-hostname", "value", value))
         sco = obj_type in SCO_TYPES
+        segments: list[tuple[str, str]] = []
         for key, value in obj.items():
             if key.startswith("x_"):
                 hits.append(Hit("custom-property", key, _shown(value)))
@@ -142,31 +157,60 @@ class Detectors:
                 continue
             if obj_type == "identity" and key == "name" and hits and hits[-1].path == "name":
                 continue  # already a person-name hit as a whole
-            for path, text in _strings(key, value):
-                hits.extend(self.scan_text(path, text))
+            segments.extend(_strings(key, value))
+        if segments:
+            hits.extend(self._scan_segments(segments))
         return hits
 
     def scan_text(self, path: str, text: str) -> Iterator[Hit]:
         """Hits inside one free-text string."""
-        if "@" in text:
-            for match in _EMAIL.finditer(text):
-                yield Hit("email", path, match.group(), match.start(), match.end())
-        if any(c.isdigit() for c in text):
-            for match in _PHONE.finditer(text):
+        return iter(self._scan_segments([(path, text)]))
+
+    def _scan_segments(self, segments: list[tuple[str, str]]) -> list[Hit]:
+        """Hits in several strings at once: they are joined with NUL (which no detector
+        matches, and which bounds words like any separator) so each detector runs once per
+        object; positions are mapped back to their string. Order: string, detector, position."""
+        joined = "\0".join(text for _, text in segments)
+        starts: list[int] = []
+        cursor = 0
+        for _, text in segments:
+            starts.append(cursor)
+            cursor += len(text) + 1
+        found: list[tuple[int, int, int, str, int, int]] = []
+
+        def add(rank: int, detector: str, begin: int, end: int) -> None:
+            index = bisect_right(starts, begin) - 1
+            offset = starts[index]
+            found.append((index, rank, begin, detector, begin - offset, end - offset))
+
+        if "@" in joined:
+            for match in _EMAIL.finditer(joined):
+                add(0, "email", *match.span())
+        if _DIGIT.search(joined):
+            for match in _PHONE.finditer(joined):
                 digits = sum(c.isdigit() for c in match.group())
                 if 7 <= digits <= 15:
-                    yield Hit("phone", path, match.group(), match.start(), match.end())
-            if "." in text:
-                for match in _IPV4.finditer(text):
+                    add(1, "phone", *match.span())
+            if "." in joined:
+                for match in _IPV4.finditer(joined):
                     if is_internal_address(match.group()):
-                        yield Hit("internal-address", path, match.group(), *match.span())
-        if ":" in text:
-            for match in _IPV6.finditer(text):
+                        add(2, "internal-address", *match.span())
+        if "::" in joined or _IPV6_HINT.search(joined):
+            for match in _IPV6.finditer(joined):
                 if match.group().count(":") >= 2 and is_internal_address(match.group()):
-                    yield Hit("internal-address", path, match.group(), *match.span())
-        if self._hostname is not None and "." in text:
-            for match in self._hostname.finditer(text):
-                yield Hit("internal-hostname", path, match.group(), *match.span())
+                    add(3, "internal-address", *match.span())
+        if (
+            self._hostname is not None
+            and self._suffix_probe is not None
+            and self._suffix_probe.search(joined)
+        ):
+            for match in self._hostname.finditer(joined):
+                add(4, "internal-hostname", *match.span())
+        found.sort()
+        return [
+            Hit(detector, segments[index][0], segments[index][1][start:end], start, end)
+            for index, _, _, detector, start, end in found
+        ]
 
 
 def _strings(path: str, value: Any) -> Iterator[tuple[str, str]]:

@@ -14,6 +14,8 @@ from collections import defaultdict
 from collections.abc import Mapping
 from typing import Any
 
+import orjson
+
 from hub.sharing.decide import Decision, identity_needles, needle_pattern
 from hub.sharing.pii import REDACTED, Hit, redact_text
 from hub.sharing.policy import SCO_TYPES, Policy, Submitter
@@ -85,6 +87,7 @@ class AudienceRewriter:
             needles = identity_needles(submitter)
         self._names = {n.lower(): identity.name for n in needles if n not in ids}
         self._pattern = needle_pattern(sorted(needles, key=lambda n: (-len(n), n)))
+        self._lowered = tuple(n.lower() for n in needles)
 
     def _replace(self, text: str) -> str:
         if self._pattern is None:
@@ -103,6 +106,18 @@ class AudienceRewriter:
             if known.lower() == lowered:
                 return replacement
         return self._names.get(lowered, self.identity.name)
+
+    def _mentions_submitter(self, base: Mapping[str, Any]) -> bool:
+        """Does anything but `created_by_ref` (set anyway) name the submitter? Property names
+        are read with '_' and '-' as spaces too, as `_names_submitter` reads them."""
+        if self._pattern is None:
+            return False
+        rest = {k: v for k, v in base.items() if k != "created_by_ref"}
+        text = orjson.dumps(rest).decode("utf-8").lower()
+        if any(needle in text for needle in self._lowered):  # plain substring search: fast
+            return True
+        spaced = text.replace("_", " ").replace("-", " ")
+        return any(needle in spaced for needle in self._lowered)
 
     def _names_submitter(self, key: str) -> bool:
         """True for a property name that spells the submitter (x_acme_bank_score)."""
@@ -126,6 +141,13 @@ class AudienceRewriter:
         return value
 
     def apply(self, base: Mapping[str, Any]) -> dict[str, Any]:
+        if not self._mentions_submitter(base):
+            # The common case, checked in two regex passes over the object's JSON: nothing
+            # to rewrite but the creator.
+            result = dict(base)
+            if base.get("type") not in _NO_CREATOR:
+                result["created_by_ref"] = self.identity.id
+            return result
         result = {}
         for key, value in base.items():
             if key in ("id", "type", "spec_version", "created", "modified", "pattern"):
