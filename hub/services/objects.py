@@ -6,7 +6,7 @@ from hub.auth.principal import Principal
 from hub.errors import NotFound
 from hub.services.collections import VisibleCollection, get_for
 from hub.services.context import Hub
-from hub.services.sharing import propagate_deletion
+from hub.services.release import propagate_deletion
 from hub.storage.objects import ObjectQuery, ObjectRepository, Page
 from hub.storage.statuses import Status, StatusRepository
 

@@ -14,7 +14,7 @@ import orjson
 
 from hub.services.context import Hub
 from hub.services.ingest import Parsed, parse_body
-from hub.services.sharing import Item, Releaser, releaser_for, summary
+from hub.services.release import Item, Releaser, releaser_for, summary
 from hub.stix.objects import VersionKey
 from hub.stix.timestamps import format_us, now_us
 from hub.storage.collections import CollectionRepository

@@ -8,7 +8,7 @@ from typing import Any
 
 from hub.services import membership
 from hub.services.context import Hub
-from hub.services.sharing import Item, releaser_for
+from hub.services.release import Item, releaser_for
 from hub.stix.timestamps import now_us
 
 

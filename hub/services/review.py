@@ -9,7 +9,7 @@ import orjson
 
 from hub.errors import Conflict, NotFound, Unprocessable
 from hub.services.context import Hub
-from hub.services.sharing import Item, releaser_for, summary
+from hub.services.release import Item, releaser_for, summary
 from hub.stix.timestamps import now_us
 from hub.storage.sharing import ReviewItem, ReviewRepository
 
