@@ -1,7 +1,8 @@
 """Faults with real processes: workers killed with SIGKILL, Redis restarted or flushed mid-load.
 
-Whatever happens, at the end every valid object is stored exactly once and every status
-resource is complete and adds up.
+Whatever happens, at the end every valid object is stored exactly once, released exactly once
+to each feed the policy sends it to (with one receipt each), and every status resource is
+complete and adds up.
 """
 
 from __future__ import annotations
@@ -18,9 +19,10 @@ from typing import Any
 import orjson
 import pytest
 import requests
+from sqlalchemy import func, select
 
 from hub.services import Hub
-from hub.storage.objects import ObjectRepository
+from hub.storage.tables import object_versions, receipts
 from tests.support.hubs import LiveServer, World, make_hub, make_world
 from tests.support.redis_server import PrivateRedis
 from tests.support.stix import TAXII, envelope, indicator
@@ -64,7 +66,7 @@ class Cluster:
 
     def submit(self, objects: list[dict[str, Any]]) -> str:
         response = requests.post(
-            self.web.collection_url(self.world.trust_group_id) + "objects/",
+            self.web.collection_url(self.world.collection_ids["inbox"]) + "objects/",
             data=orjson.dumps(envelope(*objects)),
             headers={"Accept": TAXII, "Content-Type": TAXII},
             auth=self.world.acme.basic,
@@ -87,9 +89,22 @@ class Cluster:
     def progress(self, status_ids: list[str]) -> int:
         return sum(self.status(s)["pending_count"] for s in status_ids)
 
-    def stored(self) -> int:
+    def stored(self, alias: str = "inbox", object_type: str = "indicator") -> int:
         with self.hub.db.read() as conn:
-            return ObjectRepository(conn).count(self.world.trust_group_id)
+            return int(
+                conn.execute(
+                    select(func.count())
+                    .select_from(object_versions)
+                    .where(
+                        object_versions.c.collection_id == self.world.collection_ids[alias],
+                        object_versions.c.type == object_type,
+                    )
+                ).scalar_one()
+            )
+
+    def receipts(self) -> int:
+        with self.hub.db.read() as conn:
+            return int(conn.execute(select(func.count()).select_from(receipts)).scalar_one())
 
     def close(self) -> None:
         for process in self.workers:
@@ -149,6 +164,11 @@ def test_nothing_lost_or_duplicated(cluster: Cluster, fault: str) -> None:
 
     expected_ids = {o["id"] for batch in batches for o in batch} - {bad["id"]}
     assert cluster.stored() == len(expected_ids)
+    # No TLP: the default (AMBER) sends each to the members and government feeds, once.
+    assert cluster.stored("members") == len(expected_ids)
+    assert cluster.stored("government") == len(expected_ids)
+    assert cluster.stored("public") == 0
+    assert cluster.receipts() == 2 * len(expected_ids)
     for status_id, batch in zip(status_ids, batches, strict=True):
         status = cluster.status(status_id)
         assert status["status"] == "complete"
