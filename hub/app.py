@@ -8,6 +8,7 @@ from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
 from hub.api import bp as api_bp
+from hub.api.transparency import bp as transparency_bp
 from hub.config import Settings, load_settings
 from hub.errors import HubError, title_for
 from hub.services import Hub
@@ -41,6 +42,7 @@ def create_app(
     app.extensions["hub.page_tokens"] = PageTokens(hub.secret("session_key"))
     app.register_blueprint(taxii_bp, url_prefix="/taxii2")
     app.register_blueprint(api_bp, url_prefix="/api/v1")
+    app.register_blueprint(transparency_bp)
     _register_error_handlers(app)
     if start_worker and not settings.queue.redis_url:
         worker = Worker(hub)
@@ -50,7 +52,7 @@ def create_app(
 
 
 def _error_response(error: HubError) -> Response:
-    if request.path.startswith("/api/"):
+    if request.path.startswith(("/api/", "/transparency")):
         problem = {"type": "about:blank", "title": error.title, "status": error.status}
         if error.description:
             problem["detail"] = error.description

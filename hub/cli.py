@@ -41,6 +41,27 @@ class State:
                 raise click.ClickException("the database is not initialised: run `hub init` first")
         return self._hub
 
+    def audit(
+        self,
+        action: str,
+        *,
+        member_id: str | None = None,
+        target: str | None = None,
+        detail: dict[str, Any] | None = None,
+    ) -> None:
+        """Record an administrative act done from the command line in the audit trail."""
+        from hub.services.accountability import audit, cli_actor
+
+        audit(
+            self.hub,
+            action,
+            actor=cli_actor(),
+            actor_kind="cli",
+            member_id=member_id,
+            target=target,
+            detail=detail,
+        )
+
     def emit(self, data: Any, text: str) -> None:
         if self.as_json:
             click.echo(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode())
@@ -310,6 +331,7 @@ def member_add(
     m = membership.add_member(
         state.hub, name, kind, sector=sector, consent=consent, contact=contact, aliases=aliases
     )
+    state.audit("member.add", member_id=m.id, target=m.name, detail={"kind": kind})
     state.emit(_member_dict(m), _member_line(m))
 
 
@@ -329,6 +351,7 @@ def member_list(state: State, kind: str | None, status: str | None) -> None:
 def member_suspend(state: State, member_ref: str) -> None:
     """Suspend a member: its keys are refused at once."""
     m = membership.set_member_status(state.hub, member_ref, "suspended")
+    state.audit("member.suspend", member_id=m.id, target=m.name)
     state.emit(_member_dict(m), _member_line(m))
 
 
@@ -338,6 +361,7 @@ def member_suspend(state: State, member_ref: str) -> None:
 def member_reinstate(state: State, member_ref: str) -> None:
     """Reinstate a suspended member."""
     m = membership.set_member_status(state.hub, member_ref, "active")
+    state.audit("member.reinstate", member_id=m.id, target=m.name)
     state.emit(_member_dict(m), _member_line(m))
 
 
@@ -381,6 +405,9 @@ def key_issue(
     """Issue a key; its secret is printed once and never stored."""
     expires = now_us() + expires_days * 86_400_000_000 if expires_days else None
     issued = membership.issue_key(state.hub, member_ref, scope, label=label, expires_us=expires)
+    state.audit(
+        "key.issue", member_id=issued.key.member_id, target=issued.key.id, detail={"scope": scope}
+    )
     data = {**_key_dict(issued.key), "secret": issued.secret}
     state.emit(
         data,
@@ -404,6 +431,7 @@ def key_list(state: State, member_ref: str) -> None:
 def key_revoke(state: State, key_id: str) -> None:
     """Revoke a key: it is refused at once."""
     revoked = membership.revoke_key(state.hub, key_id)
+    state.audit("key.revoke", member_id=revoked.member_id, target=revoked.id)
     state.emit(_key_dict(revoked), _key_line(revoked))
 
 
@@ -462,9 +490,10 @@ def collection_list(state: State) -> None:
     )
 
 
-from hub import cli_sharing  # noqa: E402  (registers its commands on `main`)
+from hub import cli_accountability, cli_sharing  # noqa: E402  (they add commands to `main`)
 
 cli_sharing.register(main)
+cli_accountability.register(main)
 
 if __name__ == "__main__":  # pragma: no cover
     os.environ.setdefault("PYTHONUNBUFFERED", "1")

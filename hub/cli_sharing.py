@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,7 +17,8 @@ if TYPE_CHECKING:
     from hub.storage.sharing import ReviewItem
 
 
-def _state() -> State:
+def state_of_command() -> State:
+    """The State `main` made for this invocation."""
     # The root context's object is the State `main` made (looked up by place, not by class:
     # under `python -m hub.cli` the class exists twice).
     state: State = click.get_current_context().find_root().obj
@@ -26,10 +26,9 @@ def _state() -> State:
 
 
 def _default_reviewer() -> str:
-    try:
-        return f"cli:{getpass.getuser()}"
-    except (KeyError, OSError):  # no user name in a minimal container
-        return "cli"
+    from hub.services.accountability import cli_actor
+
+    return cli_actor()
 
 
 # --- review ------------------------------------------------------------------------------------
@@ -103,7 +102,7 @@ def review_list(state_filter: str, limit: int) -> None:
     """List review items, oldest first."""
     from hub.services import review as service
 
-    state = _state()
+    state = state_of_command()
     items = service.list_items(state.hub, None if state_filter == "all" else state_filter, limit)
     state.emit([_item_dict(i) for i in items], "\n".join(_item_line(i) for i in items))
 
@@ -114,7 +113,7 @@ def review_show(item_id: str) -> None:
     """Show a held object with what the detectors found in it highlighted."""
     from hub.services import review as service
 
-    state = _state()
+    state = state_of_command()
     item = service.get_item(state.hub, item_id)
     state.emit(_item_dict(item, full=True), _highlighted(item))
 
@@ -134,7 +133,7 @@ def review_approve(
     """Release a held object, as submitted or as edited."""
     from hub.services import review as service
 
-    state = _state()
+    state = state_of_command()
     body = None
     if edited is not None:
         try:
@@ -160,7 +159,7 @@ def review_reject(item_id: str, note: str | None, reviewer: str | None) -> None:
     """Keep a held object out of every feed."""
     from hub.services import review as service
 
-    state = _state()
+    state = state_of_command()
     outcome = service.reject(state.hub, item_id, reviewer or _default_reviewer(), note=note)
     state.emit(
         {**_item_dict(outcome.item), "outcome": outcome.message},
@@ -181,7 +180,7 @@ def policy_show() -> None:
     """Print the current policy version."""
     from hub.services.sharing import current_policy
 
-    state = _state()
+    state = state_of_command()
     version, current = current_policy(state.hub)
     document = {"version": version, **current.to_document()}
     document.pop("allowed_properties")
@@ -194,7 +193,7 @@ def policy_history() -> None:
     """Every policy version: when, from where, by whom."""
     from hub.storage.sharing import PolicyRepository
 
-    state = _state()
+    state = state_of_command()
     with state.hub.db.read() as conn:
         versions = PolicyRepository(conn).history()
     state.emit(
@@ -225,7 +224,7 @@ def policy_preview(bundle: Any, member_ref: str) -> None:
     envelope; - for stdin) if MEMBER submitted it, and why the rest would not be."""
     from hub.services.preview import preview
 
-    state = _state()
+    state = state_of_command()
     try:
         document = orjson.loads(bundle.read())
     except orjson.JSONDecodeError as exc:
@@ -283,8 +282,9 @@ def keys_rotate_pseudonyms(yes: bool) -> None:
 
     if not yes:
         raise click.UsageError("rotating pseudonyms cannot be undone; pass --yes to confirm")
-    state = _state()
+    state = state_of_command()
     epoch = rotate_pseudonym_key(state.hub)
+    state.audit("keys.rotate-pseudonyms", detail={"epoch": epoch})
     state.emit({"epoch": epoch}, f"pseudonym key epoch {epoch} started")
 
 

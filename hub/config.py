@@ -111,6 +111,37 @@ class SharingSettings:
 
 
 @dataclass(frozen=True)
+class RetentionSettings:
+    # Days after which the raw body of a processed submission is emptied (its size, SHA-256
+    # and status stay). 0: kept forever.
+    raw_submission_days: int = 30
+    # Days after an indicator's valid_until passes before it leaves the feeds. -1: never.
+    expired_grace_days: int = 30
+    # Days a decided review item (which shows the personal data it was held for) is kept.
+    review_days: int = 90
+    # Days the feed read log (who pulled which feed when, incl. government access) is kept.
+    read_log_days: int = 365
+    # Days the audit trail is kept.
+    audit_days: int = 730
+    # Seconds between retention runs by each worker (or the web process without Redis);
+    # 0: only `hub retention run`.
+    interval_seconds: int = 3600
+
+
+@dataclass(frozen=True)
+class TransparencySettings:
+    # Publish the transparency report at /transparency (page) and /transparency.json.
+    enabled: bool = True
+    # Readable without an account; false: any member's API key.
+    public: bool = True
+    # No figure about fewer distinct organisations than this is published.
+    min_group_size: int = 5
+    # Whether a submitter's receipts name the organisations that pulled its objects (else
+    # counts by kind and sector only).
+    name_subscribers: bool = False
+
+
+@dataclass(frozen=True)
 class CollectionSettings:
     alias: str
     title: str
@@ -123,6 +154,8 @@ class CollectionSettings:
     # or always appears as a pseudonym ("never").
     tlp: tuple[str, ...] = ()
     identity: str = "consent"
+    # Feeds only: days a version stays in the feed after it was added. 0: kept.
+    retention_days: int = 0
 
 
 DEFAULT_COLLECTIONS: tuple[CollectionSettings, ...] = (
@@ -166,6 +199,8 @@ class Settings:
     ingest: IngestSettings = field(default_factory=IngestSettings)
     queue: QueueSettings = field(default_factory=QueueSettings)
     sharing: SharingSettings = field(default_factory=SharingSettings)
+    retention: RetentionSettings = field(default_factory=RetentionSettings)
+    transparency: TransparencySettings = field(default_factory=TransparencySettings)
     # Per type, the properties kept in released objects, replacing the built-in list for
     # that type ([sharing.allowed_properties] in the file).
     allowed_properties: tuple[tuple[str, tuple[str, ...]], ...] = ()
@@ -197,6 +232,8 @@ _SECTIONS: dict[str, type[Any]] = {
     "ingest": IngestSettings,
     "queue": QueueSettings,
     "sharing": SharingSettings,
+    "retention": RetentionSettings,
+    "transparency": TransparencySettings,
 }
 
 
@@ -320,6 +357,8 @@ def _collections(raw: Any) -> tuple[CollectionSettings, ...]:
                 values[name] = _principals(f"{key}.{name}", table[name])
         if "tlp" in table:
             values["tlp"] = _strings(f"{key}.tlp", table["tlp"])
+        if "retention_days" in table:
+            values["retention_days"] = _typed(f"{key}.retention_days", int, table["retention_days"])
         result.append(CollectionSettings(**values))
     return tuple(result)
 
@@ -399,6 +438,14 @@ def _check(settings: Settings) -> None:
             raise ConfigError(f"collections.{c.alias}.tlp: only a feed receives by TLP")
         if c.identity not in ("consent", "never"):
             raise ConfigError(f"collections.{c.alias}.identity: 'consent' or 'never'")
+        if c.retention_days < 0:
+            raise ConfigError(f"collections.{c.alias}.retention_days: 0 (keep) or more")
+    retention = settings.retention
+    for f in fields(RetentionSettings):
+        if getattr(retention, f.name) < (-1 if f.name == "expired_grace_days" else 0):
+            raise ConfigError(f"retention.{f.name}: must not be negative")
+    if settings.transparency.min_group_size < 2:
+        raise ConfigError("transparency.min_group_size: at least 2")
     _check_sharing(settings)
 
 

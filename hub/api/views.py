@@ -10,7 +10,7 @@ from typing import Any
 from flask import Blueprint, Response, request
 
 from hub.errors import BadRequest, NotFound
-from hub.services import ingest
+from hub.services import accountability, ingest
 from hub.services import objects as object_service
 from hub.stix.timestamps import format_us
 from hub.storage.submissions import Submission
@@ -65,6 +65,43 @@ def create_submission() -> Response:
         default_tlp=request.args.get("tlp"),
     )
     return _json(_submission(submission, render.status(status)), status=202)
+
+
+@bp.get("/submissions/<submission_id>/receipts")
+def get_receipts(submission_id: str) -> Response:
+    """Per object of the caller's submission: where it was released, as what, and how many
+    organisations (by kind and sector) pulled it. Query: `limit` (1-1000), `offset`."""
+    limit = _int_arg("limit", 1000, 1, 1000)
+    offset = _int_arg("offset", 0, 0, None)
+    body = accountability.submission_receipts(
+        current_hub(), current_principal(), submission_id, limit=limit, offset=offset
+    )
+    return _json(body)
+
+
+@bp.get("/receipts/government-access")
+def government_access() -> Response:
+    """How often government members pulled the caller's released objects (counts only);
+    `?format=csv` for a spreadsheet."""
+    summary = accountability.government_access_summary(current_hub(), current_principal().member_id)
+    if request.args.get("format") == "csv":
+        rows = [{"month": m, "objects": n} for m, n in summary["by_month"].items()]
+        return Response(
+            accountability.as_csv(rows, ("month", "objects")),
+            content_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": 'attachment; filename="government-access.csv"'},
+        )
+    return _json(summary)
+
+
+def _int_arg(name: str, default: int, low: int, high: int | None) -> int:
+    text = request.args.get(name)
+    if text is None:
+        return default
+    if not text.isdigit() or int(text) < low or (high is not None and int(text) > high):
+        bounds = f"{low} to {high}" if high is not None else f"{low} or more"
+        raise BadRequest(f"{name} must be a whole number, {bounds}")
+    return int(text)
 
 
 @bp.get("/submissions/<submission_id>")

@@ -31,7 +31,8 @@ from hub.sharing.pseudonyms import (
 from hub.sharing.transform import AudienceRewriter, sanitise
 from hub.stix.markings import MarkingMeaning, definitions_in, tlp2_definition
 from hub.stix.objects import VersionKey, version_key
-from hub.stix.timestamps import now_us
+from hub.stix.timestamps import TimestampError, now_us, parse_us
+from hub.storage.accountability import Expiry, ExpiryRepository
 from hub.storage.collections import Collection, CollectionRepository
 from hub.storage.objects import NewVersion, ObjectQuery, ObjectRepository
 from hub.storage.sharing import (
@@ -128,6 +129,7 @@ class Releaser:
         per_feed: dict[str, list[NewVersion]] = {}
         made: list[Receipt] = []
         held: list[ReviewItem] = []
+        expiring: list[Expiry] = []
         for item in items:
             decision = item.decision
             reached: set[str] = set()
@@ -150,6 +152,12 @@ class Releaser:
                         self._receipt(item, feed.id, identity, decision, redactions, "release", now)
                     )
                     reached.add(feed.id)
+                expires = _valid_until(item)
+                if expires is not None:
+                    expiring += [
+                        Expiry(feed_id, item.key.object_id, item.key.version_us or 0, expires)
+                        for feed_id in sorted(reached)
+                    ]
             if item.obj.get("revoked") is True:
                 self._carry_revocation(conn, item, reached, per_feed, made, now)
         repo = ObjectRepository(conn)
@@ -157,6 +165,7 @@ class Releaser:
             repo.add(self.feeds[alias].id, versions, self.member_id)
         ReceiptRepository(conn).add_many(made)
         ReviewRepository(conn).add_many(held)
+        ExpiryRepository(conn).add_many(expiring)
 
     def render(self, item: Item) -> dict[str, dict[str, Any]]:
         """Each feed's version of a released item, by feed alias (nothing is stored)."""
@@ -310,6 +319,17 @@ class Releaser:
             None,
             None,
         )
+
+
+def _valid_until(item: Item) -> int | None:
+    """When a released indicator stops being valid (retention drops it after a grace)."""
+    value = item.obj.get("valid_until")
+    if item.key.type != "indicator" or not isinstance(value, str):
+        return None
+    try:
+        return parse_us(value)
+    except TimestampError:
+        return None
 
 
 def _new_version(key: VersionKey, obj: Mapping[str, Any]) -> NewVersion:

@@ -8,6 +8,7 @@ from typing import Any
 import orjson
 
 from hub.errors import Conflict, NotFound, Unprocessable
+from hub.services.accountability import audit
 from hub.services.context import Hub
 from hub.services.release import Item, releaser_for, summary
 from hub.stix.timestamps import now_us
@@ -74,6 +75,16 @@ def approve(
             raise ReviewError(f"review item {item_id} was already decided")
         if decision.outcome == "release":
             releaser.release(conn, [Item(body, key, decision)])
+        audit(
+            hub,
+            "review.approve",
+            actor=reviewer,
+            actor_kind=_actor_kind(reviewer),
+            member_id=item.member_id,
+            target=item.object_id,
+            detail={"item": item_id, "edited": edited is not None, "outcome": summary(decision)},
+            conn=conn,
+        )
         repo.decide(
             item_id,
             state="approved",
@@ -87,6 +98,10 @@ def approve(
     return ReviewOutcome(decided, summary(decision))
 
 
+def _actor_kind(reviewer: str) -> str:
+    return "cli" if reviewer == "cli" or reviewer.startswith("cli:") else "user"
+
+
 def reject(hub: Hub, item_id: str, reviewer: str, *, note: str | None = None) -> ReviewOutcome:
     """Keep a held object out of every feed for good."""
     with hub.db.write() as conn:
@@ -96,6 +111,16 @@ def reject(hub: Hub, item_id: str, reviewer: str, *, note: str | None = None) ->
             raise NotFound(f"no review item {item_id!r}")
         if current.state != "pending":
             raise ReviewError(f"review item {item_id} was already {current.state}")
+        audit(
+            hub,
+            "review.reject",
+            actor=reviewer,
+            actor_kind=_actor_kind(reviewer),
+            member_id=current.member_id,
+            target=current.object_id,
+            detail={"item": item_id},
+            conn=conn,
+        )
         repo.decide(
             item_id,
             state="rejected",

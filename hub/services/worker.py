@@ -9,6 +9,7 @@ import time
 from sqlalchemy.exc import OperationalError
 
 from hub.queue import Delivery, QueueUnavailable
+from hub.services import retention
 from hub.services.context import Hub
 from hub.services.pipeline import process, reconcile
 
@@ -25,13 +26,19 @@ class Worker:
         self._thread: threading.Thread | None = None
 
     def run(self) -> None:
-        """Until stop(): reconcile now and then, take over abandoned entries, process new ones."""
+        """Until stop(): reconcile now and then, apply retention every interval, take over
+        abandoned entries, process new ones."""
         last_reconcile = 0.0
+        retention_every = self.hub.settings.retention.interval_seconds
+        last_retention = time.monotonic()  # the first run comes one interval after start
         while not self.stopping.is_set():
             try:
                 if time.monotonic() - last_reconcile >= self.reclaim_after / 2:
                     reconcile(self.hub)
                     last_reconcile = time.monotonic()
+                if retention_every and time.monotonic() - last_retention >= retention_every:
+                    last_retention = time.monotonic()
+                    retention.run(self.hub)
                 for delivery in self.hub.queue.reclaim(self.reclaim_after):
                     self._handle(delivery)
                 taken = self.hub.queue.take(self.poll_seconds)

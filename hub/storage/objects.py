@@ -243,6 +243,17 @@ class ObjectRepository:
                     batch,
                 )
 
+    def delete_added_before(self, collection_id: str, cutoff_us: int) -> int:
+        """Delete every version added to a collection before `cutoff_us` (retention); the
+        versions that remain keep their sequence numbers. Must run inside Database.write()."""
+        self._lock(collection_id)
+        old = (ov.c.collection_id == collection_id, ov.c.date_added_us < cutoff_us)
+        touched = list(self.conn.execute(select(ov.c.object_id).where(*old).distinct()).scalars())
+        removed = int(self.conn.execute(delete(ov).where(*old)).rowcount)
+        for object_id in touched:
+            self._refresh_flags(collection_id, object_id)
+        return removed
+
     def _refresh_flags(self, collection_id: str, object_id: str) -> None:
         rows = self.conn.execute(
             select(ov.c.seq, ov.c.version_us)

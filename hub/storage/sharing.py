@@ -166,6 +166,12 @@ class ReceiptRepository:
             found.extend(Receipt(*row) for row in rows)
         return found
 
+    def for_member(self, member_id: str) -> list[Receipt]:
+        rows = self.conn.execute(
+            select(*_RECEIPT_COLS).where(receipts.c.member_id == member_id).order_by(receipts.c.id)
+        )
+        return [Receipt(*row) for row in rows]
+
     def for_submission(self, submission_id: str) -> list[Receipt]:
         rows = self.conn.execute(
             select(*_RECEIPT_COLS)

@@ -159,6 +159,8 @@ submissions = Table(
     Column("idempotency_key", String(200), nullable=True),
     # For CSV and text lists: the TLP given for rows that name none (`?tlp=`).
     Column("default_tlp", String(20), nullable=True),
+    # When retention emptied `raw` (the metadata and SHA-256 stay).
+    Column("raw_purged_us", BigInteger, nullable=True),
     Index(None, "state", "enqueued_us"),
     UniqueConstraint("member_id", "idempotency_key"),
 )
@@ -229,4 +231,64 @@ review_items = Table(
     Column("edited_body", Text, nullable=True),
     Index(None, "state", "created_us"),
     UniqueConstraint("object_id", "version_us"),
+)
+
+# --- accountability --------------------------------------------------------------------------
+
+feed_reads = Table(
+    "feed_reads",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("read_us", BigInteger, nullable=False),
+    Column("member_id", String(36), ForeignKey("members.id"), nullable=False),
+    Column("key_id", String(40), nullable=False),
+    # Copied from the member at read time, so aggregates by kind and sector stay true later.
+    Column("member_kind", String(20), nullable=False),
+    Column("member_sector", String(100), nullable=True),
+    Column("feed_id", String(36), ForeignKey("collections.id"), nullable=False),
+    Column("object_count", Integer, nullable=False),
+    # The sequence numbers of the versions returned, as JSON runs [[first, last], ...].
+    Column("first_seq", BigInteger, nullable=True),
+    Column("last_seq", BigInteger, nullable=True),
+    Column("seqs", Text, nullable=False),
+    Index(None, "feed_id", "first_seq"),
+    Index(None, "member_id", "read_us"),
+    Index(None, "read_us"),
+)
+
+audit_events = Table(
+    "audit_events",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("at_us", BigInteger, nullable=False),
+    Column("actor", String(320), nullable=False),  # user e-mail, key id, "cli:<user>", "hub"
+    Column("actor_kind", String(20), nullable=False),  # user | key | cli | system
+    Column("member_id", String(36), nullable=True),  # the member acted for or upon
+    Column("action", String(80), nullable=False),  # e.g. member.suspend, review.approve
+    Column("target", String(300), nullable=True),
+    Column("detail", Text, nullable=True),  # JSON, never a secret
+    Index(None, "at_us"),
+    Index(None, "action", "at_us"),
+)
+
+purges = Table(
+    "purges",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("at_us", BigInteger, nullable=False),
+    Column("rule", String(80), nullable=False),  # e.g. raw-submissions, feed:public:expired
+    Column("target", String(80), nullable=False),  # what kind of record went
+    Column("count", Integer, nullable=False),
+    Column("detail", Text, nullable=True),  # JSON: the cut-off, never the content
+)
+
+# When an indicator released to a feed stops being valid (its valid_until), by version.
+expiries = Table(
+    "expiries",
+    metadata,
+    Column("feed_id", String(36), ForeignKey("collections.id"), primary_key=True),
+    Column("object_id", String(300), primary_key=True),
+    Column("version_us", BigInteger, primary_key=True, autoincrement=False),
+    Column("expires_us", BigInteger, nullable=False),
+    Index(None, "expires_us"),
 )

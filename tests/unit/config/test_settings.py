@@ -101,7 +101,17 @@ def test_example_file_documents_every_default() -> None:
 
     defaults = Settings()
     loaded = load_settings(str(example), env={})
-    for section in ("server", "storage", "secrets", "taxii", "ingest", "queue", "sharing"):
+    for section in (
+        "server",
+        "storage",
+        "secrets",
+        "taxii",
+        "ingest",
+        "queue",
+        "sharing",
+        "retention",
+        "transparency",
+    ):
         assert getattr(loaded, section) == getattr(defaults, section)
         text = example.read_text(encoding="utf-8")
         for f in fields(getattr(defaults, section)):
