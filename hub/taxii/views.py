@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from flask import Blueprint, Response, current_app, request
 
 from hub.errors import NotFound
+from hub.services import accountability, ingest
 from hub.services import collections as collection_service
-from hub.services import ingest
 from hub.services import objects as object_service
 from hub.services.collections import VisibleCollection
 from hub.taxii import params, render
@@ -40,6 +43,14 @@ def taxii_response(
 def _negotiate_and_authenticate() -> None:
     check_accept(request.headers.get("Accept"))
     authenticate_request()
+
+
+def _log_read(view: VisibleCollection, rows: Sequence[Any]) -> None:
+    """Feeds keep a log of who pulled which objects (docs/privacy.md)."""
+    if view.collection.kind == "feed":
+        accountability.record_read(
+            current_hub(), current_principal(), view.collection.id, [row.seq for row in rows]
+        )
 
 
 def _check_root(api_root: str) -> None:
@@ -126,6 +137,7 @@ def get_objects(api_root: str, collection_id: str) -> Response:
     scope = f"objects:{view.collection.id}"
     size, after, prints = _page_args(scope)
     page = object_service.read_page(current_hub(), view, query, after_seq=after, limit=size)
+    _log_read(view, page.rows)
     token = _tokens().issue(scope, prints, page.rows[-1].seq) if page.more else None
     return taxii_response(
         render.envelope(page.rows, page.more, token), headers=render.date_added_headers(page.rows)
@@ -175,6 +187,7 @@ def get_object(api_root: str, collection_id: str, object_id: str) -> Response:
     page = object_service.read_page(
         current_hub(), view, query, after_seq=after, limit=size, object_id=object_id
     )
+    _log_read(view, page.rows)
     token = _tokens().issue(scope, prints, page.rows[-1].seq) if page.more else None
     return taxii_response(
         render.envelope(page.rows, page.more, token), headers=render.date_added_headers(page.rows)
