@@ -161,8 +161,10 @@ class Releaser:
             if item.obj.get("revoked") is True:
                 self._carry_revocation(conn, item, reached, per_feed, made, now)
         repo = ObjectRepository(conn)
-        for alias, versions in per_feed.items():
-            repo.add(self.feeds[alias].id, versions, self.member_id)
+        # Feeds are locked in one global order (by id), as deletion and retention do, so
+        # concurrent transactions never wait on each other in a cycle.
+        for alias in sorted(per_feed, key=lambda a: self.feeds[a].id):
+            repo.add(self.feeds[alias].id, per_feed[alias], self.member_id)
         ReceiptRepository(conn).add_many(made)
         ReviewRepository(conn).add_many(held)
         ExpiryRepository(conn).add_many(expiring)
