@@ -7,6 +7,7 @@ import logging
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
+from hub import observability
 from hub.api import bp as api_bp
 from hub.api.transparency import bp as transparency_bp
 from hub.config import Settings, load_settings
@@ -43,6 +44,7 @@ def create_app(
     app.register_blueprint(taxii_bp, url_prefix="/taxii2")
     app.register_blueprint(api_bp, url_prefix="/api/v1")
     app.register_blueprint(transparency_bp)
+    observability.init_app(app)
     _register_error_handlers(app)
     if start_worker and not settings.queue.redis_url:
         worker = Worker(hub)
@@ -52,7 +54,7 @@ def create_app(
 
 
 def _error_response(error: HubError) -> Response:
-    if request.path.startswith(("/api/", "/transparency")):
+    if request.path.startswith(("/api/", "/transparency", "/metrics", "/readyz", "/healthz")):
         problem = {"type": "about:blank", "title": error.title, "status": error.status}
         if error.description:
             problem["detail"] = error.description

@@ -161,7 +161,6 @@ def serve(state: State, host: str | None, port: int | None, workers: int | None)
 @pass_state
 def worker(state: State) -> None:
     """Process queued submissions from Redis until stopped (SIGTERM/SIGINT finish the chunk)."""
-    import logging
     import signal
 
     from hub.services.worker import Worker
@@ -171,7 +170,10 @@ def worker(state: State) -> None:
         raise click.ClickException(
             "queue.redis_url is not set: without Redis the web process processes submissions"
         )
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    from hub.observability import configure_logging
+
+    observability = hub.settings.observability
+    configure_logging(observability.log_format, observability.log_level)
     loop = Worker(hub)
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: loop.stopping.set())

@@ -142,6 +142,16 @@ class TransparencySettings:
 
 
 @dataclass(frozen=True)
+class ObservabilitySettings:
+    # Log lines of `hub serve` and `hub worker`: "json" (one object per line) or "text".
+    log_format: str = "json"
+    log_level: str = "info"
+    # A file holding the bearer token that /metrics requires; empty: /metrics answers
+    # loopback clients only.
+    metrics_token_file: str = ""
+
+
+@dataclass(frozen=True)
 class CollectionSettings:
     alias: str
     title: str
@@ -201,6 +211,7 @@ class Settings:
     sharing: SharingSettings = field(default_factory=SharingSettings)
     retention: RetentionSettings = field(default_factory=RetentionSettings)
     transparency: TransparencySettings = field(default_factory=TransparencySettings)
+    observability: ObservabilitySettings = field(default_factory=ObservabilitySettings)
     # Per type, the properties kept in released objects, replacing the built-in list for
     # that type ([sharing.allowed_properties] in the file).
     allowed_properties: tuple[tuple[str, tuple[str, ...]], ...] = ()
@@ -234,6 +245,7 @@ _SECTIONS: dict[str, type[Any]] = {
     "sharing": SharingSettings,
     "retention": RetentionSettings,
     "transparency": TransparencySettings,
+    "observability": ObservabilitySettings,
 }
 
 
@@ -444,6 +456,11 @@ def _check(settings: Settings) -> None:
     for f in fields(RetentionSettings):
         if getattr(retention, f.name) < (-1 if f.name == "expired_grace_days" else 0):
             raise ConfigError(f"retention.{f.name}: must not be negative")
+    observability = settings.observability
+    if observability.log_format not in ("json", "text"):
+        raise ConfigError("observability.log_format: json or text")
+    if observability.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise ConfigError("observability.log_level: debug, info, warning or error")
     if settings.transparency.min_group_size < 2:
         raise ConfigError("transparency.min_group_size: at least 2")
     _check_sharing(settings)

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+from pathlib import Path
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
 from hub.config import Settings
+
+# prometheus_client decides at import whether metrics live in shared files: this module sets
+# the variable before anything imports it (see prepare_metrics_dir).
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
 class _HubServer(BaseApplication):  # type: ignore[misc]
@@ -21,8 +28,10 @@ class _HubServer(BaseApplication):  # type: ignore[misc]
             "workers": server.workers,
             "threads": server.threads,
             "worker_class": "gthread",
-            "accesslog": "-",
+            # Requests are logged by the app (hub.access, JSON with the request id).
+            "accesslog": None,
             "errorlog": "-",
+            "child_exit": _child_exit,
             "timeout": 120,
             "graceful_timeout": 30,
             "proc_name": "hub",
@@ -40,5 +49,29 @@ class _HubServer(BaseApplication):  # type: ignore[misc]
         return create_app(self.settings)
 
 
+def _child_exit(server: Any, worker: Any) -> None:
+    """A gunicorn worker ended: its live gauges leave the shared metrics directory."""
+    if os.environ.get(MULTIPROC_ENV):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]
+
+
+def prepare_metrics_dir(settings: Settings) -> Path:
+    """A fresh directory where gunicorn's workers keep their metrics (one file per process),
+    so /metrics adds them up whichever worker answers."""
+    directory = settings.data_dir / "metrics"
+    if directory.exists():
+        shutil.rmtree(directory)
+    directory.mkdir(parents=True, mode=0o700)
+    os.environ[MULTIPROC_ENV] = str(directory)
+    return directory
+
+
 def run(settings: Settings) -> None:
+    prepare_metrics_dir(settings)
+    from hub.observability import configure_logging
+
+    observability = settings.observability
+    configure_logging(observability.log_format, observability.log_level)
     _HubServer(settings).run()

@@ -8,6 +8,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, request
 
 from hub.errors import NotFound
+from hub.observability import count_feed_read
 from hub.services import accountability, ingest
 from hub.services import collections as collection_service
 from hub.services import objects as object_service
@@ -48,9 +49,11 @@ def _negotiate_and_authenticate() -> None:
 def _log_read(view: VisibleCollection, rows: Sequence[Any]) -> None:
     """Feeds keep a log of who pulled which objects (docs/privacy.md)."""
     if view.collection.kind == "feed":
+        principal = current_principal()
         accountability.record_read(
-            current_hub(), current_principal(), view.collection.id, [row.seq for row in rows]
+            current_hub(), principal, view.collection.id, [row.seq for row in rows]
         )
+        count_feed_read(principal.kind, len(rows))
 
 
 def _check_root(api_root: str) -> None:

@@ -174,9 +174,32 @@ def test_serve_runs_gunicorn_and_answers_taxii(tmp_path: Path) -> None:
                 time.sleep(0.2)
         server = Server(base + "/taxii2/", user=keys[0]["key_id"], password=keys[0]["secret"])
         assert {c.alias for c in server.default.collections} >= {"inbox", "members", "public"}
+        for _ in range(6):
+            requests.get(base + "/healthz", headers={"X-Request-Id": "trace-0123456789"}, timeout=5)
+        # Two gunicorn workers answer; /metrics adds up both (the multiprocess directory).
+        metrics = requests.get(base + "/metrics", timeout=5)
+        assert metrics.status_code == 200
+        counted = [
+            line
+            for line in metrics.text.splitlines()
+            if line.startswith("hub_http_request_duration_seconds_count")
+            and 'endpoint="observability.healthz"' in line
+        ]
+        assert counted and float(counted[0].rsplit(" ", 1)[1]) == 6
+        assert requests.get(base + "/readyz", timeout=5).json()["status"] == "ready"
     finally:
         process.send_signal(signal.SIGTERM)
         output, _ = process.communicate(timeout=30)
     assert "gunicorn" in output.lower()
     for item in keys:  # secrets never reach the log
         assert item["secret"] not in output
+    # Requests are logged as JSON lines carrying the request id.
+    access = [
+        json.loads(line)
+        for line in output.splitlines()
+        if line.startswith("{") and '"hub.access"' in line
+    ]
+    traced = [entry for entry in access if entry.get("request_id") == "trace-0123456789"]
+    assert len(traced) == 6
+    assert {entry["path"] for entry in traced} == {"/healthz"}
+    assert all(entry["status"] == 200 for entry in traced)
