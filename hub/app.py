@@ -64,6 +64,9 @@ def _error_response(error: HubError) -> Response:
     else:
         body, media_type = render.dumps(error.to_taxii()), TAXII_21
     response = Response(body, status=error.status, content_type=media_type)
+    retry_after = getattr(error, "retry_after", None)
+    if retry_after is not None:
+        response.headers["Retry-After"] = str(int(retry_after))
     if error.status == 401:
         response.headers.add("WWW-Authenticate", 'Basic realm="hub", charset="UTF-8"')
         response.headers.add("WWW-Authenticate", 'Bearer realm="hub"')

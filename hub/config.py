@@ -142,6 +142,16 @@ class TransparencySettings:
 
 
 @dataclass(frozen=True)
+class LimitsSettings:
+    # Requests a minute per API key, on average (0: no limit), and how many may come at once.
+    # Shared through Redis when queue.redis_url is set; else counted in each web process.
+    requests_per_minute: int = 6000
+    burst: int = 1000
+    # Objects a member may submit in any 24 hours (0: no quota).
+    objects_per_day: int = 0
+
+
+@dataclass(frozen=True)
 class ObservabilitySettings:
     # Log lines of `hub serve` and `hub worker`: "json" (one object per line) or "text".
     log_format: str = "json"
@@ -212,6 +222,7 @@ class Settings:
     retention: RetentionSettings = field(default_factory=RetentionSettings)
     transparency: TransparencySettings = field(default_factory=TransparencySettings)
     observability: ObservabilitySettings = field(default_factory=ObservabilitySettings)
+    limits: LimitsSettings = field(default_factory=LimitsSettings)
     # Per type, the properties kept in released objects, replacing the built-in list for
     # that type ([sharing.allowed_properties] in the file).
     allowed_properties: tuple[tuple[str, tuple[str, ...]], ...] = ()
@@ -246,6 +257,7 @@ _SECTIONS: dict[str, type[Any]] = {
     "retention": RetentionSettings,
     "transparency": TransparencySettings,
     "observability": ObservabilitySettings,
+    "limits": LimitsSettings,
 }
 
 
@@ -456,6 +468,9 @@ def _check(settings: Settings) -> None:
     for f in fields(RetentionSettings):
         if getattr(retention, f.name) < (-1 if f.name == "expired_grace_days" else 0):
             raise ConfigError(f"retention.{f.name}: must not be negative")
+    limits = settings.limits
+    if limits.requests_per_minute < 0 or limits.burst < 1 or limits.objects_per_day < 0:
+        raise ConfigError("limits: requests_per_minute and objects_per_day >= 0, burst >= 1")
     observability = settings.observability
     if observability.log_format not in ("json", "text"):
         raise ConfigError("observability.log_format: json or text")

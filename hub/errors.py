@@ -71,6 +71,15 @@ class Conflict(HubError):
     title = "Conflict"
 
 
+class TooManyRequests(HubError):
+    status = 429
+    title = "Too many requests"
+
+    def __init__(self, description: str, retry_after: int) -> None:
+        super().__init__(description)
+        self.retry_after = max(1, retry_after)  # seconds, sent as Retry-After
+
+
 def title_for(status: int, fallback: str) -> str:
     """The hub's own title for an HTTP status, so one status never has two titles."""
     for cls in (
@@ -83,6 +92,7 @@ def title_for(status: int, fallback: str) -> str:
         UnsupportedMediaType,
         Unprocessable,
         Conflict,
+        TooManyRequests,
     ):
         if cls.status == status:
             return cls.title

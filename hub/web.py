@@ -7,7 +7,7 @@ from werkzeug.datastructures import Authorization
 
 from hub.auth.principal import Principal
 from hub.errors import PayloadTooLarge, Unauthorized
-from hub.services import membership
+from hub.services import limits, membership
 from hub.services.context import Hub
 
 _HOW = "send an API key: HTTP Basic (key id, secret) or Bearer (secret)"
@@ -35,7 +35,9 @@ def current_principal() -> Principal:
 
 def authenticate_request() -> None:
     """before_request hook: authenticate the API key, or answer 401."""
-    g.principal = principal_from(current_hub(), request.authorization)
+    hub = current_hub()
+    g.principal = principal_from(hub, request.authorization)
+    limits.check_request(hub, g.principal.key_id)
 
 
 def read_body(limit: int) -> bytes:

@@ -26,6 +26,7 @@ from hub.errors import (
     UnsupportedMediaType,
 )
 from hub.queue import QueueUnavailable
+from hub.services import limits
 from hub.services.collections import get_for
 from hub.services.context import Hub
 from hub.stix.timestamps import format_us, now_us
@@ -183,6 +184,7 @@ def submit(
         default_tlp=default_tlp,
     )
     pending = len(parsed.objects)
+    limits.check_objects(hub, principal.member_id, pending, received)
     status = Status(
         id=str(uuid.uuid4()),
         collection_id=view.collection.id,

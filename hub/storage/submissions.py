@@ -104,3 +104,18 @@ class SubmissionRepository:
                 .where(submissions.c.state == "pending")
             ).scalar_one()
         )
+
+
+def objects_since(conn: Connection, member_id: str, since_us: int) -> tuple[int, int | None]:
+    """Objects a member submitted since `since_us` (from its status resources), and when the
+    oldest of those submissions was received."""
+    from hub.storage.tables import statuses
+
+    used, oldest = conn.execute(
+        select(
+            func.coalesce(func.sum(statuses.c.total_count), 0), func.min(submissions.c.received_us)
+        )
+        .select_from(submissions.join(statuses, submissions.c.status_id == statuses.c.id))
+        .where(submissions.c.member_id == member_id, submissions.c.received_us >= since_us)
+    ).one()
+    return int(used), None if oldest is None else int(oldest)
