@@ -9,6 +9,7 @@ from werkzeug.exceptions import HTTPException
 
 from hub import observability
 from hub.api import bp as api_bp
+from hub.api.openapi import bp as openapi_bp
 from hub.api.transparency import bp as transparency_bp
 from hub.config import Settings, load_settings
 from hub.errors import HubError, title_for
@@ -44,6 +45,7 @@ def create_app(
     app.register_blueprint(taxii_bp, url_prefix="/taxii2")
     app.register_blueprint(api_bp, url_prefix="/api/v1")
     app.register_blueprint(transparency_bp)
+    app.register_blueprint(openapi_bp)
     observability.init_app(app)
     _register_error_handlers(app)
     if start_worker and not settings.queue.redis_url:

@@ -53,13 +53,19 @@ class PatternChecker:
     def errors(self, pattern: str) -> list[str]:
         if not pattern.strip():
             return ["the pattern is empty"]
-        if self.is_valid(pattern):
-            return []
-        found = run_validator(pattern, stix_version="2.1")
+        too_deep = _too_deep(pattern)
+        if too_deep:
+            return [too_deep]
+        try:
+            if self.is_valid(pattern):
+                return []
+            found = run_validator(pattern, stix_version="2.1")
+        except RecursionError:  # the grammar's parser recurses per token on some inputs
+            return ["the pattern is too complex to check"]
         return [str(e) for e in found] or ["the pattern is not valid"]
 
     def is_valid(self, pattern: str) -> bool:
-        if not pattern.strip():
+        if not pattern.strip() or _too_deep(pattern):
             return False  # stix2-patterns itself fails on an empty string
         split = _split(pattern)
         if split is None:
@@ -86,6 +92,34 @@ class PatternChecker:
             if len(self._shapes) > self._size:
                 self._shapes.popitem(last=False)
         return shape
+
+
+MAX_NESTING = 32
+
+
+def _too_deep(pattern: str) -> str | None:
+    """A message if brackets and parentheses nest deeper than MAX_NESTING (outside quoted
+    literals): such patterns make the grammar's recursive parser run out of stack."""
+    depth = deepest = 0
+    quoted = escaped = False
+    for char in pattern:
+        if quoted:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == "'":
+                quoted = False
+        elif char == "'":
+            quoted = True
+        elif char in "([":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in ")]":
+            depth -= 1
+    if deepest > MAX_NESTING:
+        return f"the pattern nests {deepest} levels deep; at most {MAX_NESTING} are accepted"
+    return None
 
 
 def _split(pattern: str) -> tuple[str, list[str]] | None:

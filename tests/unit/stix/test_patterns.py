@@ -116,3 +116,16 @@ def test_failures_carry_the_library_messages() -> None:
 def test_agrees_on_arbitrary_text(text: str) -> None:
     checker = PatternChecker()
     assert checker.is_valid(text) == _library_says_valid(text)
+
+
+def test_deeply_nested_patterns_are_refused_without_exhausting_the_stack() -> None:
+    from hub.stix.patterns import MAX_NESTING
+
+    deep = "(" * 500 + "[ipv4-addr:value = '198.51.100.1']" + ")" * 500
+    assert PatternChecker().errors(deep) == [
+        f"the pattern nests 501 levels deep; at most {MAX_NESTING} are accepted"
+    ]
+    assert not PatternChecker().is_valid(deep)
+    # Brackets inside a quoted literal are text, not nesting.
+    inside = "[file:name = '" + "(" * 100 + "']"
+    assert PatternChecker().errors(inside) == []
