@@ -65,6 +65,17 @@ def server(world: World) -> Iterator[LiveServer]:
     live.stop()
 
 
+@pytest.fixture
+def engine_server(tmp_path: Path, database_url: str) -> Iterator[tuple[World, LiveServer]]:
+    """A world served from each storage engine in turn."""
+    hub = make_hub(tmp_path / "var", database_url)
+    world = make_world(hub)
+    live = LiveServer(hub)
+    yield world, live
+    live.stop()
+    hub.close()
+
+
 @pytest.fixture(scope="session")
 def shared_redis_url() -> str:
     """The machine's Redis (tests using it name their keys uniquely and never flush it); a

@@ -3,25 +3,11 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
 from taxii2client.v21 import Collection
 
-from hub.services import Hub
-from tests.support.hubs import LiveServer, World, make_hub, make_world
+from tests.support.hubs import LiveServer, World
 from tests.support.stix import envelope, indicator
-
-
-@pytest.fixture
-def engine_server(tmp_path: Path, database_url: str) -> Iterator[tuple[World, LiveServer]]:
-    hub: Hub = make_hub(tmp_path / "var", database_url)
-    world = make_world(hub)
-    live = LiveServer(hub)
-    yield world, live
-    live.stop()
-    hub.close()
 
 
 def test_paging_while_writers_add(engine_server: tuple[World, LiveServer]) -> None:

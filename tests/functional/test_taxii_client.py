@@ -2,27 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 from taxii2client.exceptions import AccessError
 from taxii2client.v21 import ApiRoot, Collection, Server, as_pages
 
-from hub.services import Hub
-from tests.support.hubs import LiveServer, World, make_hub, make_world
+from tests.support.hubs import LiveServer, World
 from tests.support.stix import envelope, indicator, malware
-
-
-@pytest.fixture
-def engine_server(tmp_path: Path, database_url: str) -> Iterator[tuple[World, LiveServer]]:
-    """A world served from each storage engine in turn."""
-    hub: Hub = make_hub(tmp_path / "var", database_url)
-    world = make_world(hub)
-    live = LiveServer(hub)
-    yield world, live
-    live.stop()
-    hub.close()
 
 
 def test_full_conversation(engine_server: tuple[World, LiveServer]) -> None:
