@@ -19,6 +19,7 @@ from hub.taxii import bp as taxii_bp
 from hub.taxii import render
 from hub.taxii.media import TAXII_21
 from hub.taxii.paging import PageTokens
+from hub.web import end_shared_reads, share_reads
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,8 @@ def create_app(
     )
     app.extensions["hub"] = hub
     app.extensions["hub.page_tokens"] = PageTokens(hub.secret("session_key"))
+    app.before_request(share_reads)
+    app.teardown_request(end_shared_reads)
     app.register_blueprint(taxii_bp, url_prefix="/taxii2")
     app.register_blueprint(api_bp, url_prefix="/api/v1")
     app.register_blueprint(transparency_bp)

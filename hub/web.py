@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextlib import ExitStack
+
 from flask import current_app, g, request
 from werkzeug.datastructures import Authorization
 
@@ -38,6 +40,22 @@ def authenticate_request() -> None:
     hub = current_hub()
     g.principal = principal_from(hub, request.authorization)
     limits.check_request(hub, g.principal.key_id)
+
+
+def share_reads() -> None:
+    """before_request hook: a GET's reads (key, collection, page) share one database connection
+    and transaction (see Database.shared_reads)."""
+    if request.method in ("GET", "HEAD"):
+        scope = ExitStack()
+        scope.enter_context(current_hub().db.shared_reads())
+        g.shared_reads = scope
+
+
+def end_shared_reads(_error: BaseException | None) -> None:
+    """teardown_request hook: give back the connection share_reads() took."""
+    scope: ExitStack | None = g.pop("shared_reads", None)
+    if scope is not None:
+        scope.close()
 
 
 def read_body(limit: int) -> bytes:

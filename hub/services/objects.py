@@ -7,7 +7,7 @@ from hub.errors import NotFound
 from hub.services.collections import VisibleCollection, get_for
 from hub.services.context import Hub
 from hub.services.release import propagate_deletion
-from hub.storage.objects import ObjectQuery, ObjectRepository, Page
+from hub.storage.objects import BodyPage, ObjectQuery, ObjectRepository, Page
 from hub.storage.statuses import Status, StatusRepository
 
 
@@ -28,26 +28,31 @@ def read_page(
     after_seq: int,
     limit: int,
     object_id: str | None = None,
-    with_body: bool = True,
-) -> Page:
-    """A page of versions from a collection the caller may read (see collections.get_for)."""
+) -> BodyPage:
+    """A page of objects from a collection the caller may read (see collections.get_for), or of
+    one object's versions; NotFound if that object is not in the collection."""
     with hub.db.read() as conn:
         repo = ObjectRepository(conn)
-        page = repo.page(
-            view.collection.id,
-            query,
-            after_seq=after_seq,
-            limit=limit,
-            object_id=object_id,
-            with_body=with_body,
+        page = repo.bodies(
+            view.collection.id, query, after_seq=after_seq, limit=limit, object_id=object_id
         )
         if (
             object_id is not None
-            and not page.rows
+            and not page.bodies
             and not repo.exists(view.collection.id, object_id)
         ):
             raise NotFound(f"no object {object_id!r} in this collection")
     return page
+
+
+def read_manifest(
+    hub: Hub, view: VisibleCollection, query: ObjectQuery, *, after_seq: int, limit: int
+) -> Page:
+    """The manifest entries of the page `read_page` would return."""
+    with hub.db.read() as conn:
+        return ObjectRepository(conn).page(
+            view.collection.id, query, after_seq=after_seq, limit=limit
+        )
 
 
 def read_versions(

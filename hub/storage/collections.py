@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import orjson
-from sqlalchemy import Connection, insert, or_, select, update
+from sqlalchemy import Connection, bindparam, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from hub.storage.membership import DuplicateError
@@ -34,6 +34,11 @@ _COLS = [
     collections.c.writers,
     collections.c.source,
 ]
+
+# Built once: every request to a collection runs it.
+_FIND = select(*_COLS).where(
+    or_(collections.c.id == bindparam("ref"), collections.c.alias == bindparam("ref"))
+)
 
 
 def _collection(row: tuple[object, ...]) -> Collection:
@@ -91,10 +96,7 @@ class CollectionRepository:
         )
 
     def find(self, id_or_alias: str) -> Collection | None:
-        query = select(*_COLS).where(
-            or_(collections.c.id == id_or_alias, collections.c.alias == id_or_alias)
-        )
-        row = self.conn.execute(query).first()
+        row = self.conn.execute(_FIND, {"ref": id_or_alias}).first()
         return _collection(tuple(row)) if row else None
 
     def list(self) -> list[Collection]:

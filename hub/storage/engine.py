@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -40,23 +41,89 @@ class Database:
                 parsed, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
             )
         self.url = parsed
+        self._shared: ContextVar[_SharedReads | None] = ContextVar("hub_reads", default=None)
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
-        """A read transaction (a consistent snapshot on SQLite WAL and PostgreSQL)."""
+        """A read transaction (a consistent snapshot on SQLite WAL and PostgreSQL); inside
+        `shared_reads()`, the block's shared one."""
+        shared = self._shared.get()
+        if shared is not None:
+            with shared.transaction() as conn:
+                yield conn
+            return
         with self.engine.connect() as conn, conn.begin():
             yield conn
 
     @contextmanager
+    def shared_reads(self) -> Iterator[None]:
+        """Let every read() in this block (in this thread or task) use one connection and one
+        transaction, until a write() ends that transaction so later reads see what it wrote.
+
+        A feed request authenticates, finds its collection and reads a page: this makes that
+        one pool checkout, one BEGIN and one COMMIT rather than three of each. Nothing is
+        cached: each read still asks the database.
+        """
+        shared = _SharedReads(self)
+        token = self._shared.set(shared)
+        try:
+            yield
+        finally:
+            self._shared.reset(token)
+            shared.close()
+
+    @contextmanager
     def write(self) -> Iterator[Connection]:
         """A write transaction; SQLite takes its write lock at BEGIN, so writers never deadlock."""
-        with self.engine.connect() as conn:
-            conn = conn.execution_options(**{_WRITE: True})
-            with conn.begin():
-                yield conn
+        shared = self._shared.get()
+        if shared is not None:
+            # Reads after this write must see it: they start a new transaction (and so would
+            # a read made inside this block, which saw the database as it was before).
+            shared.end_transaction()
+        try:
+            with self.engine.connect() as conn:
+                conn = conn.execution_options(**{_WRITE: True})
+                with conn.begin():
+                    yield conn
+        finally:
+            if shared is not None:
+                shared.end_transaction()
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+class _SharedReads:
+    """The connection of a `Database.shared_reads()` block, checked out on its first read."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._conn: Connection | None = None
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        if self._conn is None:
+            self._conn = self._db.engine.connect()
+        if not self._conn.in_transaction():
+            self._conn.begin()
+        try:
+            yield self._conn
+        except BaseException:
+            # A failed statement can leave the transaction unusable (PostgreSQL): start again.
+            self._conn.rollback()
+            raise
+
+    def end_transaction(self) -> None:
+        if self._conn is not None and self._conn.in_transaction():
+            self._conn.commit()
+
+    def close(self) -> None:
+        if self._conn is not None:
+            try:
+                self.end_transaction()
+            finally:
+                self._conn.close()
+                self._conn = None
 
 
 def _configure_sqlite(engine: Engine) -> None:

@@ -10,24 +10,32 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, cast
+from typing import Any, Protocol, cast
 
 from sqlalchemy import (
     ColumnElement,
     Connection,
     bindparam,
     delete,
-    false,
     func,
     insert,
-    or_,
     select,
     true,
     update,
 )
 
 from hub.stix.timestamps import now_us
+from hub.storage.filters import (
+    ANY_VERSION,
+    FIRST_ADDED_AFTER,
+    ROW_COLS,
+    Filters,
+    ObjectQuery,
+    page_statement,
+)
 from hub.storage.tables import collections, object_versions
+
+__all__ = ["BodyPage", "NewVersion", "ObjectQuery", "ObjectRepository", "Page", "Row"]
 
 ov = object_versions
 _IN_CHUNK = 500  # keeps IN lists well under SQLite's bound-parameter limit
@@ -51,22 +59,9 @@ class StoredOutcome:
     date_added_us: int
 
 
-@dataclass(frozen=True)
-class ObjectQuery:
-    """TAXII filters, already parsed. `versions` holds 'last', 'first', 'all'; timestamps go
-    in `version_us`. An empty tuple means no filter on that field."""
-
-    ids: tuple[str, ...] = ()
-    types: tuple[str, ...] = ()
-    versions: tuple[str, ...] = ("last",)
-    version_us: tuple[int, ...] = ()
-    spec_versions: tuple[str, ...] = ()
-    added_after_us: int | None = None
-
-
 class Row(Protocol):
-    """One stored version as read back: a database row, used as is (no copy per row: a page of
-    1,000 objects is on the hot path). `body` is only selected when a page asks for it."""
+    """One stored version's metadata as read back: a database row, used as is (no copy per
+    row). Bodies are read as bytes, apart, by `ObjectRepository.bodies`."""
 
     seq: int
     object_id: str
@@ -75,7 +70,6 @@ class Row(Protocol):
     version_us: int
     version_text: str | None
     date_added_us: int
-    body: str
 
 
 @dataclass
@@ -84,23 +78,28 @@ class Page:
     more: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class BodyPage:
+    """A page of stored objects, in seq (= date_added) order, as the UTF-8 JSON of each: ready
+    to be spliced into an envelope. The positions are those of the first and last object."""
+
+    bodies: list[bytes] = field(default_factory=list)
+    seqs: list[int] = field(default_factory=list)
+    more: bool = False
+    first_added_us: int = 0
+    last_added_us: int = 0
+
+    @property
+    def last_seq(self) -> int:
+        return self.seqs[-1]
+
+
 @dataclass
 class _ObjectState:
     versions: set[int] = field(default_factory=set)
     # (version_us, seq) of the latest and the first version, and whether that row is new
     latest: tuple[int, int] | None = None
     first: tuple[int, int] | None = None
-
-
-_ROW_COLS = (
-    ov.c.seq,
-    ov.c.object_id,
-    ov.c.type,
-    ov.c.spec_version,
-    ov.c.version_us,
-    ov.c.version_text,
-    ov.c.date_added_us,
-)
 
 
 class ObjectRepository:
@@ -186,11 +185,8 @@ class ObjectRepository:
         """Delete the versions of one object that match `query` (and, if given, were submitted
         by `submitted_by`); return how many. Must run inside Database.write()."""
         self._lock(collection_id)
-        conditions = [ov.c.collection_id == collection_id, ov.c.object_id == object_id]
-        conditions += self._version_conditions(query)
-        if submitted_by is not None:
-            conditions.append(ov.c.submitted_by == submitted_by)
-        removed = self.conn.execute(delete(ov).where(*conditions)).rowcount
+        where, values = self._versions_of(collection_id, object_id, query, submitted_by)
+        removed = self.conn.execute(delete(ov).where(*where), values).rowcount
         if removed:
             self._refresh_flags(collection_id, object_id)
         return int(removed)
@@ -199,13 +195,22 @@ class ObjectRepository:
         self, collection_id: str, object_id: str, query: ObjectQuery, submitted_by: str | None
     ) -> list[int]:
         """The version_us of the versions `delete` with the same arguments would remove."""
-        conditions = [ov.c.collection_id == collection_id, ov.c.object_id == object_id]
-        conditions += self._version_conditions(query)
+        where, values = self._versions_of(collection_id, object_id, query, submitted_by)
+        found = self.conn.execute(select(ov.c.version_us).where(*where), values).scalars()
+        return [int(v) for v in found]
+
+    @staticmethod
+    def _versions_of(
+        collection_id: str, object_id: str, query: ObjectQuery, submitted_by: str | None
+    ) -> tuple[list[ColumnElement[bool]], dict[str, Any]]:
+        """The conditions (and their bound values) of one object's versions that match the
+        version filters of `query`, and were submitted by `submitted_by` if given."""
+        filters = Filters(versions=Filters.of(query).versions)
+        where = [ov.c.collection_id == collection_id, ov.c.object_id == object_id]
+        where += filters.conditions()
         if submitted_by is not None:
-            conditions.append(ov.c.submitted_by == submitted_by)
-        return [
-            int(v) for v in self.conn.execute(select(ov.c.version_us).where(*conditions)).scalars()
-        ]
+            where.append(ov.c.submitted_by == submitted_by)
+        return where, filters.values(query)
 
     def _lock(self, collection_id: str) -> tuple[int, int]:
         row = self.conn.execute(
@@ -279,24 +284,49 @@ class ObjectRepository:
         after_seq: int,
         limit: int,
         object_id: str | None = None,
-        with_body: bool = True,
     ) -> Page:
         """Versions matching `query` with seq > after_seq, in seq (= date_added) order."""
+        rows, more = self._read(collection_id, query, after_seq, limit, object_id, bodies=False)
+        return Page(cast(list[Row], rows), more)
+
+    def bodies(
+        self,
+        collection_id: str,
+        query: ObjectQuery,
+        *,
+        after_seq: int,
+        limit: int,
+        object_id: str | None = None,
+    ) -> BodyPage:
+        """The page `page` reads, as the objects' JSON bytes."""
+        rows, more = self._read(collection_id, query, after_seq, limit, object_id, bodies=True)
+        if not rows:
+            return BodyPage()
+        bodies = [row[2] for row in rows]
+        return BodyPage(bodies, [row[0] for row in rows], more, rows[0][1], rows[-1][1])
+
+    def _read(
+        self,
+        collection_id: str,
+        query: ObjectQuery,
+        after_seq: int,
+        limit: int,
+        object_id: str | None,
+        *,
+        bodies: bool,
+    ) -> tuple[list[Any], bool]:
+        """Up to `limit` rows, and whether there are more (row limit + 1 exists)."""
         start = self._start_seq(collection_id, query.added_after_us, after_seq)
         if start is None:
-            return Page()
-        cols = (*_ROW_COLS, ov.c.body) if with_body else _ROW_COLS
-        conditions: list[ColumnElement[bool]] = [
-            ov.c.collection_id == collection_id,
-            ov.c.seq >= start,
-        ]
-        if object_id is not None:
-            conditions.append(ov.c.object_id == object_id)
-        conditions += self._filter_conditions(query)
-        stmt = select(*cols).where(*conditions).order_by(ov.c.seq).limit(limit + 1)
-        rows = self.conn.execute(stmt).all()
+            return [], False
+        filters = Filters.of(query, object_id=object_id is not None)
+        values = filters.values(query, object_id)
+        values.update(collection_id=collection_id, start=start, limit=limit + 1)
+        rows = list(self.conn.execute(page_statement(filters, bodies=bodies), values).all())
         more = len(rows) > limit
-        return Page(cast(list[Row], rows[:limit]), more)
+        if more:
+            del rows[limit:]
+        return rows, more
 
     def versions(
         self,
@@ -318,7 +348,7 @@ class ObjectRepository:
             conditions.append(ov.c.date_added_us > query.added_after_us)
         if query.spec_versions:
             conditions.append(ov.c.spec_version.in_(query.spec_versions))
-        stmt = select(*_ROW_COLS).where(*conditions).order_by(ov.c.version_us).limit(limit + 1)
+        stmt = select(*ROW_COLS).where(*conditions).order_by(ov.c.version_us).limit(limit + 1)
         rows = self.conn.execute(stmt).all()
         return Page(cast(list[Row], rows[:limit]), len(rows) > limit)
 
@@ -347,10 +377,8 @@ class ObjectRepository:
         return found
 
     def exists(self, collection_id: str, object_id: str) -> bool:
-        stmt = select(ov.c.seq).where(
-            ov.c.collection_id == collection_id, ov.c.object_id == object_id
-        )
-        return self.conn.execute(stmt.limit(1)).first() is not None
+        values = {"collection_id": collection_id, "object_id": object_id}
+        return self.conn.execute(ANY_VERSION, values).first() is not None
 
     def count(self, collection_id: str) -> int:
         """Stored versions in a collection (for operators and tests, not for TAXII pages)."""
@@ -363,40 +391,8 @@ class ObjectRepository:
         start = after_seq + 1
         if added_after_us is None:
             return start
-        # date_added and seq grow together, so the first row by date_added is the first by seq:
-        # one index probe, where min(seq) would visit every row added since.
-        first = self.conn.execute(
-            select(ov.c.seq)
-            .where(ov.c.collection_id == collection_id, ov.c.date_added_us > added_after_us)
-            .order_by(ov.c.date_added_us)
-            .limit(1)
-        ).scalar()
+        values = {"collection_id": collection_id, "added_after_us": added_after_us}
+        first = self.conn.execute(FIRST_ADDED_AFTER, values).scalar()
         if first is None:
             return None
         return max(start, int(first))
-
-    def _filter_conditions(self, query: ObjectQuery) -> list[ColumnElement[bool]]:
-        conditions: list[ColumnElement[bool]] = []
-        if query.ids:
-            conditions.append(ov.c.object_id.in_(query.ids))
-        if query.types:
-            conditions.append(ov.c.type.in_(query.types))
-        if query.spec_versions:
-            conditions.append(ov.c.spec_version.in_(query.spec_versions))
-        conditions += self._version_conditions(query)
-        return conditions
-
-    @staticmethod
-    def _version_conditions(query: ObjectQuery) -> list[ColumnElement[bool]]:
-        if "all" in query.versions or (not query.versions and not query.version_us):
-            return []
-        alternatives: list[ColumnElement[bool]] = []
-        if "last" in query.versions:
-            alternatives.append(ov.c.is_latest == true())
-        if "first" in query.versions:
-            alternatives.append(ov.c.is_first == true())
-        if query.version_us:
-            alternatives.append(ov.c.version_us.in_(query.version_us))
-        if not alternatives:
-            return [false()]
-        return [alternatives[0] if len(alternatives) == 1 else or_(*alternatives)]

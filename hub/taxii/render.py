@@ -8,7 +8,7 @@ import orjson
 
 from hub.services.collections import VisibleCollection
 from hub.stix.timestamps import format_us
-from hub.storage.objects import Row
+from hub.storage.objects import BodyPage, Row
 from hub.storage.statuses import Detail, Status
 from hub.taxii.media import STIX_21
 
@@ -17,12 +17,18 @@ def dumps(value: Any) -> bytes:
     return orjson.dumps(value)
 
 
-def envelope(rows: list[Row], more: bool, next_token: str | None) -> bytes:
-    if not rows:
+def envelope(page: BodyPage, next_token: str | None) -> bytes:
+    """The envelope around a page's stored bodies, which are spliced in as they are."""
+    bodies = page.bodies
+    if not bodies:
         return b"{}"
-    head = b'{"more":true,"next":' + orjson.dumps(next_token) if more else b'{"more":false'
-    objects = ",".join(row.body for row in rows).encode("utf-8")
-    return head + b',"objects":[' + objects + b"]}"
+    head = b'{"more":true,"next":' + orjson.dumps(next_token) if page.more else b'{"more":false'
+    head += b',"objects":['
+    if len(bodies) == 1:
+        return head + bodies[0] + b"]}"
+    # One join, so the ~850 KB of a 1,000-object page is copied once: joining the objects and
+    # then adding head and tail took ten times longer (two fresh large buffers per request).
+    return b",".join([head + bodies[0], *bodies[1:-1], bodies[-1] + b"]}"])
 
 
 def version_of(row: Row) -> str:
@@ -58,14 +64,25 @@ def _paged(name: str, items: list[Any], more: bool, next_token: str | None) -> b
     return orjson.dumps(body)
 
 
-def date_added_headers(rows: list[Row]) -> dict[str, str]:
+def date_added_headers(first_us: int, last_us: int) -> dict[str, str]:
+    """The headers of a page whose objects were added from `first_us` to `last_us`."""
+    return {
+        "X-TAXII-Date-Added-First": format_us(first_us),
+        "X-TAXII-Date-Added-Last": format_us(last_us),
+    }
+
+
+def page_headers(page: BodyPage) -> dict[str, str]:
+    """A page of objects is in date_added order: its first and last object bound it."""
+    return date_added_headers(page.first_added_us, page.last_added_us) if page.bodies else {}
+
+
+def rows_headers(rows: list[Row]) -> dict[str, str]:
+    """For rows in any order (one object's versions are in `modified` order)."""
     if not rows:
         return {}
     added = [row.date_added_us for row in rows]
-    return {
-        "X-TAXII-Date-Added-First": format_us(min(added)),
-        "X-TAXII-Date-Added-Last": format_us(max(added)),
-    }
+    return date_added_headers(min(added), max(added))
 
 
 def collection(view: VisibleCollection) -> dict[str, Any]:

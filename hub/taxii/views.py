@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from flask import Blueprint, Response, current_app, request
 
@@ -46,14 +45,12 @@ def _negotiate_and_authenticate() -> None:
     authenticate_request()
 
 
-def _log_read(view: VisibleCollection, rows: Sequence[Any]) -> None:
+def _log_read(view: VisibleCollection, seqs: Sequence[int]) -> None:
     """Feeds keep a log of who pulled which objects (docs/privacy.md)."""
     if view.collection.kind == "feed":
         principal = current_principal()
-        accountability.record_read(
-            current_hub(), principal, view.collection.id, [row.seq for row in rows]
-        )
-        count_feed_read(principal.kind, len(rows))
+        accountability.record_read(current_hub(), principal, view.collection.id, seqs)
+        count_feed_read(principal.kind, len(seqs))
 
 
 def _check_root(api_root: str) -> None:
@@ -140,11 +137,9 @@ def get_objects(api_root: str, collection_id: str) -> Response:
     scope = f"objects:{view.collection.id}"
     size, after, prints = _page_args(scope)
     page = object_service.read_page(current_hub(), view, query, after_seq=after, limit=size)
-    _log_read(view, page.rows)
-    token = _tokens().issue(scope, prints, page.rows[-1].seq) if page.more else None
-    return taxii_response(
-        render.envelope(page.rows, page.more, token), headers=render.date_added_headers(page.rows)
-    )
+    _log_read(view, page.seqs)
+    token = _tokens().issue(scope, prints, page.last_seq) if page.more else None
+    return taxii_response(render.envelope(page, token), headers=render.page_headers(page))
 
 
 @bp.post("/<api_root>/collections/<collection_id>/objects/")
@@ -171,12 +166,10 @@ def manifest(api_root: str, collection_id: str) -> Response:
     view = _readable(collection_id)
     scope = f"manifest:{view.collection.id}"
     size, after, prints = _page_args(scope)
-    page = object_service.read_page(
-        current_hub(), view, query, after_seq=after, limit=size, with_body=False
-    )
+    page = object_service.read_manifest(current_hub(), view, query, after_seq=after, limit=size)
     token = _tokens().issue(scope, prints, page.rows[-1].seq) if page.more else None
     return taxii_response(
-        render.manifest(page.rows, page.more, token), headers=render.date_added_headers(page.rows)
+        render.manifest(page.rows, page.more, token), headers=render.rows_headers(page.rows)
     )
 
 
@@ -190,11 +183,9 @@ def get_object(api_root: str, collection_id: str, object_id: str) -> Response:
     page = object_service.read_page(
         current_hub(), view, query, after_seq=after, limit=size, object_id=object_id
     )
-    _log_read(view, page.rows)
-    token = _tokens().issue(scope, prints, page.rows[-1].seq) if page.more else None
-    return taxii_response(
-        render.envelope(page.rows, page.more, token), headers=render.date_added_headers(page.rows)
-    )
+    _log_read(view, page.seqs)
+    token = _tokens().issue(scope, prints, page.last_seq) if page.more else None
+    return taxii_response(render.envelope(page, token), headers=render.page_headers(page))
 
 
 @bp.delete("/<api_root>/collections/<collection_id>/objects/<object_id>/")
@@ -224,5 +215,5 @@ def object_versions(api_root: str, collection_id: str, object_id: str) -> Respon
     )
     token = _tokens().issue(scope, prints, page.rows[-1].version_us) if page.more else None
     return taxii_response(
-        render.versions(page.rows, page.more, token), headers=render.date_added_headers(page.rows)
+        render.versions(page.rows, page.more, token), headers=render.rows_headers(page.rows)
     )

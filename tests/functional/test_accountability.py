@@ -231,9 +231,7 @@ def _feed_ids(hub: Hub, alias: str) -> list[str]:
     with hub.db.read() as conn:
         feed = CollectionRepository(conn).find(alias)
         assert feed is not None
-        page = ObjectRepository(conn).page(
-            feed.id, _latest_versions(), after_seq=0, limit=10_000, with_body=False
-        )
+        page = ObjectRepository(conn).page(feed.id, _latest_versions(), after_seq=0, limit=10_000)
     return [row.object_id for row in page.rows if row.type == "indicator"]
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import itertools
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace as dataclass_replace
+from typing import Any
 
 import orjson
 import pytest
@@ -14,7 +16,7 @@ from hypothesis import strategies as st
 from hub.services import Hub, membership
 from hub.services import collections as collection_service
 from hub.stix.timestamps import format_us, parse_us
-from hub.storage.objects import NewVersion, ObjectQuery, ObjectRepository
+from hub.storage.objects import BodyPage, NewVersion, ObjectQuery, ObjectRepository
 from tests.support.hubs import make_hub
 
 T0 = parse_us("2026-01-01T00:00:00Z")
@@ -197,3 +199,77 @@ def test_latest_and_first_match_a_model(shared_hub: Hub, ops: list[tuple[str, in
     assert sorted((r.object_id, r.version_us) for r in every) == sorted(
         (i, v) for i, vs in model.items() for v in vs
     )
+
+
+def bodies(hub: Hub, collection_id: str, query: ObjectQuery, **kwargs: Any) -> BodyPage:
+    with hub.db.read() as conn:
+        return ObjectRepository(conn).bodies(collection_id, query, **kwargs)
+
+
+def test_bodies_come_back_as_the_stored_json_byte_for_byte(any_hub: Hub) -> None:
+    cid = new_collection(any_hub)
+    texts = [
+        {"name": "Café \u00e9t\u00e9 \u2013 \u65e5\u672c \U0001f600"},
+        {"pattern": "[file:name = 'C:\\\\temp\\\\x41.exe' AND x = '\\'q\\'']"},
+        {"description": 'a "quoted" \\x41 \\u0041 \\n line'},
+    ]
+    items = []
+    for extra in texts:
+        object_id = "indicator--" + str(uuid.uuid4())
+        body = orjson.dumps({"id": object_id, "type": "indicator", **extra}).decode()
+        items.append(NewVersion(object_id, "indicator", "2.1", T0, format_us(T0), body))
+    add(any_hub, cid, *items)
+    page_ = bodies(any_hub, cid, ObjectQuery(), after_seq=0, limit=10)
+    assert page_.bodies == [item.body.encode("utf-8") for item in items]
+    assert [orjson.loads(b)["id"] for b in page_.bodies] == [item.object_id for item in items]
+
+
+QUERIES = [
+    ObjectQuery(),
+    ALL,
+    ObjectQuery(versions=("first",)),
+    ObjectQuery(versions=("first", "last")),
+    ObjectQuery(versions=(), version_us=(T0 + DAY,)),
+    ObjectQuery(versions=("first",), version_us=(T0 + 2 * DAY, T0 + 5 * DAY)),
+    ObjectQuery(versions=("all",), version_us=(T0,)),
+    ObjectQuery(versions=(), version_us=()),
+    ObjectQuery(types=("malware",)),
+    ObjectQuery(types=("indicator", "malware"), versions=("all",)),
+    ObjectQuery(spec_versions=("2.1",)),
+    ObjectQuery(spec_versions=("2.0",)),
+    ObjectQuery(versions=("all",), added_after_us=T0),
+]
+
+
+@pytest.mark.parametrize("query", QUERIES)
+def test_bodies_page_through_the_same_versions_as_rows(any_hub: Hub, query: ObjectQuery) -> None:
+    cid = new_collection(any_hub)
+    ids = ["indicator--" + str(uuid.uuid4()) for _ in range(5)]
+    mal = "malware--" + str(uuid.uuid4())
+    add(any_hub, cid, *(version(i, T0 + n * DAY) for n, i in enumerate(ids)))
+    add(any_hub, cid, version(mal, T0, "malware"), version(ids[0], T0 + 2 * DAY))
+    add(any_hub, cid, version(ids[1], T0), version(mal, T0 + 5 * DAY, "malware"))
+    for object_id in (None, ids[0], mal):
+        scoped = query if object_id is None else dataclass_replace(query, ids=(), types=())
+        queries = [scoped, dataclass_replace(scoped, ids=(mal, ids[1], ids[0]))]
+        for q in queries:
+            after = 0
+            while True:
+                with any_hub.db.read() as conn:
+                    repo = ObjectRepository(conn)
+                    rows = repo.page(cid, q, after_seq=after, limit=2, object_id=object_id)
+                    got = repo.bodies(cid, q, after_seq=after, limit=2, object_id=object_id)
+                as_read = [orjson.loads(b) for b in got.bodies]
+                assert [(o["id"], o["modified"]) for o in as_read] == [
+                    (r.object_id, r.version_text) for r in rows.rows
+                ]
+                assert got.more == rows.more
+                if not rows.rows:
+                    assert got == BodyPage()
+                    break
+                assert got.last_seq == rows.rows[-1].seq
+                assert got.first_added_us == rows.rows[0].date_added_us
+                assert got.last_added_us == rows.rows[-1].date_added_us
+                if not rows.more:
+                    break
+                after = got.last_seq
