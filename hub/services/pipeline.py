@@ -9,15 +9,19 @@ there: every object is counted once, every version stored once.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from itertools import islice
+from typing import Any
 
 import orjson
 
+from hub.services import envelope
 from hub.services.context import Hub
-from hub.services.ingest import Parsed, parse_body
+from hub.services.ingest import Parsed, media_kind, parse_body
 from hub.stix.timestamps import format_us, now_us
 from hub.storage.objects import NewVersion, ObjectRepository
 from hub.storage.statuses import Detail, StatusRepository
-from hub.storage.submissions import SubmissionRepository
+from hub.storage.submissions import Submission, SubmissionRepository
 
 log = logging.getLogger(__name__)
 
@@ -32,24 +36,12 @@ def process(hub: Hub, submission_id: str, *, parsed: Parsed | None = None) -> bo
             return True
         if submission.state == "done":
             return True
-        raw = None if parsed is not None else repo.raw(submission_id)
-    if parsed is None:
-        assert raw is not None
-        parsed = parse_body(
-            raw,
-            submission.content_type,
-            received_us=submission.received_us,
-            limits=hub.settings.ingest,
-            default_tlp=submission.default_tlp,
-        )
-        del raw  # a large body need not stay in memory beside its parsed objects
-    objects = parsed.objects
-    total = len(objects)
     chunk_size = hub.settings.ingest.chunk_size
     validator = hub.validator
     start = submission.processed_count
-    while start < total:
-        chunk = objects[start : start + chunk_size]
+    chunks = _chunks(_objects(hub, submission, parsed, start), chunk_size)
+    while (taken := next(chunks, None)) is not None:
+        chunk, last = taken
         end = start + len(chunk)
         now = now_us()
         news: list[NewVersion] = []
@@ -78,6 +70,7 @@ def process(hub: Hub, submission_id: str, *, parsed: Parsed | None = None) -> bo
                 return True
             if current != start:  # another process moved it on: continue from there
                 start = current
+                chunks = _chunks(_objects(hub, submission, parsed, start), chunk_size)
                 continue
             outcomes = ObjectRepository(conn).add(
                 submission.collection_id, news, submission.member_id
@@ -86,13 +79,56 @@ def process(hub: Hub, submission_id: str, *, parsed: Parsed | None = None) -> bo
                 Detail(key.object_id, key.version_text or format_us(outcome.date_added_us))
                 for key, outcome in zip(keys, outcomes, strict=True)
             ]
-            last = end >= total
             StatusRepository(conn).record_progress(
                 submission.status_id, successes, failures, complete=last
             )
             submissions.advance(submission_id, end, done=last, now_us=now_us())
         start = end
     return True
+
+
+def _objects(hub: Hub, submission: Submission, parsed: Parsed | None, start: int) -> Iterator[Any]:
+    """The submission's objects from position `start` on. A JSON body is read a part and an
+    object at a time (from memory when the web process hands it over, else from the database),
+    so a large body is never held as objects; CSV and text lists are converted whole."""
+    if parsed is None and media_kind(submission.content_type) != "json":
+        with hub.db.read() as conn:
+            raw = SubmissionRepository(conn).raw(submission.id)
+        parsed = parse_body(
+            raw,
+            submission.content_type,
+            received_us=submission.received_us,
+            limits=hub.settings.ingest,
+            default_tlp=submission.default_tlp,
+        )
+    if parsed is not None and parsed.objects is not None:
+        return iter(parsed.objects[start:])
+    if parsed is not None and parsed.body is not None:
+        blocks: Iterator[bytes | memoryview] = envelope.blocks_of(parsed.body)
+    else:
+        blocks = _stored_parts(hub, submission.id)
+    return islice(envelope.objects(blocks), start, None)
+
+
+def _stored_parts(hub: Hub, submission_id: str) -> Iterator[bytes]:
+    """The stored body a part at a time, each read in a short transaction of its own."""
+    number = 0
+    while True:
+        with hub.db.read() as conn:
+            part = SubmissionRepository(conn).part(submission_id, number)
+        if part is None:
+            return
+        yield part
+        number += 1
+
+
+def _chunks(objects: Iterator[Any], size: int) -> Iterator[tuple[list[Any], bool]]:
+    """Lists of up to `size` objects, each with whether it is the last."""
+    chunk = list(islice(objects, size))
+    while chunk:
+        following = list(islice(objects, size))
+        yield chunk, not following
+        chunk = following
 
 
 def _failure(obj: object, position: int, problems: list[str]) -> Detail:

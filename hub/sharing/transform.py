@@ -79,7 +79,7 @@ class AudienceRewriter:
     def __init__(self, submitter: Submitter, identity: AudienceIdentity) -> None:
         self.identity = identity
         ids = set(submitter.identity_ids)
-        self._ids = {i: identity.id for i in ids}
+        self._ids = dict.fromkeys(ids, identity.id)
         needles = list(ids)
         if not identity.named:
             needles = identity_needles(submitter)
