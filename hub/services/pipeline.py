@@ -83,6 +83,7 @@ def process(hub: Hub, submission_id: str, *, parsed: Parsed | None = None) -> bo
                 submission.status_id, successes, failures, complete=last
             )
             submissions.advance(submission_id, end, done=last, now_us=now_us())
+        hub.db.wrote(len(news))
         start = end
     return True
 

@@ -34,7 +34,9 @@ class InitReport:
 def prepare(hub: Hub) -> list[str]:
     """Schema up to date and configured collections in place; what `hub serve` runs first."""
     migrate.upgrade(hub.db)
-    return sync_configured(hub)
+    created = sync_configured(hub)
+    hub.db.analyze()
+    return created
 
 
 def init(

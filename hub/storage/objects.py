@@ -19,7 +19,6 @@ from sqlalchemy import (
     delete,
     false,
     func,
-    insert,
     or_,
     select,
     true,
@@ -92,6 +91,32 @@ class _ObjectState:
     first: tuple[int, int] | None = None
 
 
+_INSERT_COLUMNS = (
+    "collection_id",
+    "seq",
+    "object_id",
+    "type",
+    "spec_version",
+    "version_us",
+    "version_text",
+    "date_added_us",
+    "is_latest",
+    "is_first",
+    "submitted_by",
+    "body",
+)
+_FLAG_POSITION = {"is_latest": 8, "is_first": 9}
+
+
+def _insert_sql(conn: Connection) -> str:
+    """INSERT of one object_versions row in _INSERT_COLUMNS order, for this driver."""
+    marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    return (  # names from this module only, no outside text
+        f"INSERT INTO {ov.name} ({', '.join(_INSERT_COLUMNS)}) "  # noqa: S608
+        f"VALUES ({', '.join([marker] * len(_INSERT_COLUMNS))})"
+    )
+
+
 _ROW_COLS = (
     ov.c.seq,
     ov.c.object_id,
@@ -116,7 +141,7 @@ class ObjectRepository:
         next_seq, last_added = self._lock(collection_id)
         states = self._states(collection_id, {item.object_id for item in items})
         outcomes: list[StoredOutcome] = []
-        new_rows: list[dict[str, object]] = []
+        new_rows: list[list[object]] = []  # in _INSERT_COLUMNS order
         flag_changes: dict[int, dict[str, bool]] = {}
         clock = now_us()
         for item in items:
@@ -132,21 +157,22 @@ class ObjectRepository:
             next_seq += 1
             version_us = last_added if item.version_us is None else item.version_us
             state.versions.add(version_us)
-            row: dict[str, object] = {
-                "collection_id": collection_id,
-                "seq": seq,
-                "object_id": item.object_id,
-                "type": item.type,
-                "spec_version": item.spec_version,
-                "version_us": version_us,
-                "version_text": item.version_text,
-                "date_added_us": last_added,
-                "is_latest": False,
-                "is_first": False,
-                "submitted_by": submitted_by,
-                "body": item.body,
-            }
-            new_rows.append(row)
+            new_rows.append(
+                [
+                    collection_id,
+                    seq,
+                    item.object_id,
+                    item.type,
+                    item.spec_version,
+                    version_us,
+                    item.version_text,
+                    last_added,
+                    False,
+                    False,
+                    submitted_by,
+                    item.body,
+                ]
+            )
             if state.latest is None or version_us > state.latest[0]:
                 if state.latest is not None:
                     flag_changes.setdefault(state.latest[1], {})["is_latest"] = False
@@ -159,15 +185,19 @@ class ObjectRepository:
                 flag_changes.setdefault(seq, {})["is_first"] = True
             outcomes.append(StoredOutcome(True, last_added))
         if new_rows:
-            first_new = new_rows[0]["seq"]
+            first_new = new_rows[0][1]
             assert isinstance(first_new, int)
             existing_changes: list[dict[str, object]] = []
             for seq, changes in flag_changes.items():
                 if seq >= first_new:
-                    new_rows[seq - first_new].update(changes)
+                    row = new_rows[seq - first_new]
+                    for flag, value in changes.items():
+                        row[_FLAG_POSITION[flag]] = value
                 else:
                     existing_changes.append({"k_seq": seq, **changes})
-            self.conn.execute(insert(ov), new_rows)
+            # Straight to the driver: SQLAlchemy's per-row parameter handling cost more than
+            # the insert itself, and these values need no conversion.
+            self.conn.exec_driver_sql(_insert_sql(self.conn), [tuple(r) for r in new_rows])
             self._apply_flags(collection_id, existing_changes)
             self.conn.execute(
                 update(collections)
