@@ -47,6 +47,7 @@ class Parsed:
     objects: list[Any] | None = None
     body: bytes | bytearray | None = None
     early_failures: list[Detail] = field(default_factory=list)
+    dated: frozenset[str] = frozenset()  # converted indicators whose row gave valid_from
 
 
 def media_kind(content_type: str) -> str:
@@ -108,7 +109,7 @@ def _converted(
         for error in conversion.errors
     ]
     objects = list(conversion.objects)
-    return Parsed(len(objects), objects, early_failures=failures)
+    return Parsed(len(objects), objects, early_failures=failures, dated=conversion.dated)
 
 
 def submit(

@@ -18,12 +18,14 @@ import orjson
 from hub.services import envelope
 from hub.services.context import Hub
 from hub.services.ingest import Parsed, media_kind, parse_body
+from hub.stix.indicators import keep_history
 from hub.stix.timestamps import format_us, now_us
 from hub.storage.objects import NewVersion, ObjectRepository
 from hub.storage.statuses import Detail, StatusRepository
 from hub.storage.submissions import Submission, SubmissionRepository
 
 log = logging.getLogger(__name__)
+_HISTORY_BATCH = 500
 
 
 def process(hub: Hub, submission_id: str, *, parsed: Parsed | None = None) -> bool:
@@ -103,12 +105,29 @@ def _objects(hub: Hub, submission: Submission, parsed: Parsed | None, start: int
             default_tlp=submission.default_tlp,
         )
     if parsed is not None and parsed.objects is not None:
-        return iter(parsed.objects[start:])
+        return _with_history(hub, submission.collection_id, parsed.objects[start:], parsed.dated)
     if parsed is not None and parsed.body is not None:
         blocks: Iterator[bytes | memoryview] = envelope.blocks_of(parsed.body)
     else:
         blocks = _stored_parts(hub, submission.id)
     return islice(envelope.objects(blocks), start, None)
+
+
+def _with_history(
+    hub: Hub, collection_id: str, converted: list[Any], dated: frozenset[str]
+) -> Iterator[Any]:
+    """Indicators converted from a list, as versions of what is stored already: a list sent
+    again is already stored, and a changed row keeps its indicator's first `created`."""
+    for first in range(0, len(converted), _HISTORY_BATCH):
+        batch = converted[first : first + _HISTORY_BATCH]
+        with hub.db.read() as conn:
+            stored = ObjectRepository(conn).latest_bodies(
+                collection_id, [obj["id"] for obj in batch]
+            )
+        for obj in batch:
+            body = stored.get(obj["id"])
+            previous = orjson.loads(body) if body is not None else None
+            yield keep_history(obj, previous, dated=obj["id"] in dated)
 
 
 def _stored_parts(hub: Hub, submission_id: str) -> Iterator[bytes]:

@@ -329,6 +329,18 @@ class ObjectRepository:
         rows = self.conn.execute(stmt).all()
         return Page(cast(list[Row], rows[:limit]), len(rows) > limit)
 
+    def latest_bodies(self, collection_id: str, object_ids: Sequence[str]) -> dict[str, str]:
+        """The JSON of the newest stored version of each of these objects that is stored."""
+        found: dict[str, str] = {}
+        for start in range(0, len(object_ids), _IN_CHUNK):
+            stmt = select(ov.c.object_id, ov.c.body).where(
+                ov.c.collection_id == collection_id,
+                ov.c.object_id.in_(object_ids[start : start + _IN_CHUNK]),
+                ov.c.is_latest == true(),
+            )
+            found.update((str(object_id), str(body)) for object_id, body in self.conn.execute(stmt))
+        return found
+
     def exists(self, collection_id: str, object_id: str) -> bool:
         stmt = select(ov.c.seq).where(
             ov.c.collection_id == collection_id, ov.c.object_id == object_id
