@@ -12,8 +12,10 @@ What is measured, in one run (`--only` picks sections, in this order):
   (2 web processes, 4 threads each): `sqlite-inproc`, `sqlite-1w`, `sqlite-2w`, `pg-inproc`,
   `pg-1w`, `pg-2w` (in-process pipeline thread, or 1 or 2 `hub worker` processes on a Redis
   Stream), `pg-1w-no-analyze`, then `sqlite-2w-b1000` and `sqlite-2w-b10000` (other batch
-  sizes). PostgreSQL hubs are ANALYZEd after the warm-up, as autovacuum would do (the test
-  server runs with autovacuum off), except in `pg-1w-no-analyze`; and a PostgreSQL load is
+  sizes). PostgreSQL hubs are ANALYZEd by the bench after the warm-up, as autovacuum would do
+  (the test server runs with autovacuum off), except in `pg-1w-no-analyze`, where only the
+  hub's own ANALYZE runs (after `hub init`, and as each process's stored rows double); a
+  PostgreSQL load is
   stopped after `--pg-timeout` seconds (150), reporting what was visible by then. Each POSTs
   `--objects` indicators (100,000) in batches of `--batch` (5,000) from `--clients` (4)
   threads to `POST /taxii2/hub/collections/<id>/objects/` and polls the feed
