@@ -5,7 +5,7 @@ The raw body moves out of the submission row, which the pipeline updates after e
 Status details become one row per outcome per chunk, holding a JSON list, instead of a row
 per object.
 
-Revision ID: 0005
+Revision ID: 0006
 Revises: 0003
 Create Date: 2026-11-28 09:20:00
 """
@@ -16,7 +16,7 @@ import orjson
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005"
+revision = "0006"
 down_revision = "0003"
 branch_labels = None
 depends_on = None
