@@ -12,8 +12,10 @@ What is measured, in one run (`--only` picks sections, in this order):
   (2 web processes, 4 threads each): `sqlite-inproc`, `sqlite-1w`, `sqlite-2w`, `pg-inproc`,
   `pg-1w`, `pg-2w` (in-process pipeline thread, or 1 or 2 `hub worker` processes on a Redis
   Stream), `pg-1w-no-analyze`, then `sqlite-2w-b1000` and `sqlite-2w-b10000` (other batch
-  sizes). PostgreSQL hubs are ANALYZEd after the warm-up, as autovacuum would do (the test
-  server runs with autovacuum off), except in `pg-1w-no-analyze`; and a PostgreSQL load is
+  sizes). PostgreSQL hubs are ANALYZEd by the bench after the warm-up, as autovacuum would do
+  (the test server runs with autovacuum off), except in `pg-1w-no-analyze`, where only the
+  hub's own ANALYZE runs (after `hub init`, and as each process's stored rows double); a
+  PostgreSQL load is
   stopped after `--pg-timeout` seconds (150), reporting what was visible by then. Each POSTs
   `--objects` indicators (100,000) in batches of `--batch` (5,000) from `--clients` (4)
   threads to `POST /taxii2/hub/collections/<id>/objects/` and polls the feed
@@ -1383,11 +1385,14 @@ def memory_probe(body_path: Path) -> dict[str, float]:
     (VmHWM) after each step, and tracemalloc's view of what each step allocates and keeps."""
     import gc
     import tracemalloc
+    from itertools import islice
 
     from hub.config import IngestSettings
+    from hub.services import envelope
     from hub.services.ingest import parse_body
     from hub.stix.timestamps import now_us
     from hub.stix.validation import ObjectValidator
+    from hub.storage.submissions import PART_SIZE
 
     def memory() -> tuple[float, float]:
         found = proc_memory_kb(os.getpid())
@@ -1398,52 +1403,57 @@ def memory_probe(body_path: Path) -> dict[str, float]:
         current, peak = tracemalloc.get_traced_memory()
         return round(current / MIB, 1), round(peak / MIB, 1)
 
-    def read_like_werkzeug() -> bytes:
-        """Werkzeug's LimitedStream.readall: the body gathered in a bytearray, then copied."""
-        buffer = bytearray()
-        with body_path.open("rb") as stream:
-            while chunk := stream.read(64 * 1024):
-                buffer.extend(chunk)
-        return bytes(buffer)
+    def read_like_the_hub() -> bytearray:
+        """hub.web.read_body: one buffer of Content-Length bytes, filled a MiB at a time."""
+        buffer = bytearray(body_path.stat().st_size)
+        with body_path.open("rb") as stream, memoryview(buffer) as view:
+            got = 0
+            while n := stream.readinto(view[got : got + MIB]):
+                got += n
+        return buffer
 
-    def worker_chunks(objects: list[Any]) -> None:
-        """What a hub worker does per chunk: validate, serialise (5 chunks of 1,000)."""
+    def stored_parts(raw: bytearray) -> Iterator[bytes]:
+        """The body as the worker reads it back: a copy of one part at a time."""
+        for start in range(0, len(raw), PART_SIZE):
+            yield bytes(raw[start : start + PART_SIZE])
+
+    def worker_chunks(raw: bytearray) -> int:
+        """What a hub worker does: objects read a chunk at a time, validated, serialised."""
         validator = ObjectValidator()
         now = now_us()
-        for start in range(0, min(len(objects), 5_000), 1_000):
-            part = objects[start : start + 1_000]
-            bodies = [orjson.dumps(obj).decode() for obj in part if validator.check(obj, now)[0]]
+        objects = envelope.objects(stored_parts(raw))
+        seen = 0
+        while chunk := list(islice(objects, 1_000)):
+            bodies = [orjson.dumps(obj).decode() for obj in chunk if validator.check(obj, now)[0]]
+            seen += len(bodies)
             del bodies
+        return seen
 
     limits = IngestSettings(max_objects=10_000_000)
     size = body_path.stat().st_size
     out: dict[str, float] = {"rss_start": memory()[0], "body": round(size / MIB, 1)}
-    # orjson asks PyMem_Malloc for (len / 2) * 24 bytes up front, for yyjson's value pool.
-    out["orjson_buffer"] = round(size / 2 * 24 / MIB, 1)
     # Pass 1, RSS only (tracemalloc's own bookkeeping would inflate it).
-    raw = read_like_werkzeug()
+    raw = read_like_the_hub()
     out["rss_after_read"], out["hwm_after_read"] = memory()
     parsed = parse_body(raw, "application/json", received_us=now_us(), limits=limits)
     out["rss_after_parse"], out["hwm_after_parse"] = memory()
-    out["objects"] = len(parsed.objects)
-    del raw
-    worker_chunks(parsed.objects)
+    out["objects"] = parsed.count
+    out["objects_read"] = worker_chunks(raw)
     out["rss_end"], out["hwm_end"] = memory()
-    del parsed
+    del parsed, raw
     gc.collect()
     # Pass 2, what each step allocates (tracemalloc).
     tracemalloc.start()
-    raw = read_like_werkzeug()
+    raw = read_like_the_hub()
     out["read_peak"] = traced()[1]
     tracemalloc.reset_peak()
-    parsed = parse_body(raw, "application/json", received_us=now_us(), limits=limits)
+    parse_body(raw, "application/json", received_us=now_us(), limits=limits)
     kept, out["parse_peak"] = traced()
-    out["objects_kept"] = round(kept - out["body"], 1)
-    del raw
+    out["parse_kept"] = round(kept - out["body"], 1)
     gc.collect()
     tracemalloc.reset_peak()
-    worker_chunks(parsed.objects)
-    out["chunks_peak"] = traced()[1]
+    worker_chunks(raw)
+    out["chunks_peak"] = round(traced()[1] - out["body"], 1)
     tracemalloc.stop()
     return out
 
@@ -1451,8 +1461,9 @@ def memory_probe(body_path: Path) -> dict[str, float]:
 # --- stage costs, in-process -------------------------------------------------------------------
 
 
-ST_LOADS = "parse: orjson.loads of the envelope"
-ST_PARSE = "parse: parse_body (orjson.loads + nesting-depth walk)"
+ST_LOADS = "(for comparison) orjson.loads of the whole envelope"
+ST_PARSE = "web: parse_body (streaming check: syntax, shape, depth, count; nothing kept)"
+ST_READ = "worker: the objects read from the body, a chunk at a time"
 ST_SHA = "submit: sha256 of the body"
 ST_RECORD = "submit: record raw body + pending status (1 transaction)"
 ST_VALIDATOR = "(once per process) ObjectValidator() construction, ms"
@@ -1465,15 +1476,16 @@ ST_DUMPS = "serialise: orjson.dumps(obj).decode()"
 ST_STORE = "store: ObjectRepository.add + commit (1,000 per transaction)"
 ST_STATUS = "status: record_progress (details + counts) + commit"
 ST_READ_STATUS = "(read) the status resource with all its details"
-ST_PROGRESS = "progress: lock_progress + advance + commit (the row holds one POST's body)"
+ST_PROGRESS = "progress: lock_progress + advance + commit"
 ST_SUBMIT = "whole: ingest.submit (the web process's share)"
 ST_PROCESS_FIRST = (
     "whole: pipeline.process (the worker's share), into 1x stored; PostgreSQL never ANALYZEd"
 )
 ST_PROCESS = "whole: pipeline.process (the worker's share), into 2x stored; PostgreSQL ANALYZEd"
-# What the pipeline does per object, and how often: the web process and the worker both parse.
+# What the pipeline does per object, and how often.
 PIPELINE = {
-    ST_PARSE: 2,
+    ST_PARSE: 1,
+    ST_READ: 1,
     ST_SHA: 1,
     ST_RECORD: 1,
     ST_CHECK: 1,
@@ -1523,7 +1535,7 @@ def measure_stages(
     backend: str, root: Path, count: int, batch: int
 ) -> tuple[dict[str, float], dict[str, list[tuple[str, int, float]]]]:
     """µs per object of each ingest step on `count` objects (chunks of 1,000 as the pipeline)."""
-    from hub.services import membership
+    from hub.services import envelope, membership
     from hub.services.collections import add_collection
     from hub.services.ingest import parse_body, submit
     from hub.services.pipeline import process
@@ -1546,6 +1558,9 @@ def measure_stages(
         us[ST_PARSE] = (
             _best_of(5, lambda: parse_body(body, TAXII, received_us=received, limits=limits)) * per
         )
+        us[ST_READ] = (
+            _best_of(5, lambda: sum(1 for _ in envelope.objects(envelope.blocks_of(body)))) * per
+        )
         us[ST_SHA] = _best_of(5, lambda: hashlib.sha256(body).hexdigest()) * per
         started = time.perf_counter()
         validator = ObjectValidator()
@@ -1563,7 +1578,10 @@ def measure_stages(
             _best_of(5, lambda: [validator.patterns.errors(obj["pattern"]) for obj in objects])
             * per
         )
-        us[ST_RULES] = _best_of(5, lambda: [_rule_problems(obj, latest) for obj in objects]) * per
+        keyed = [(obj, version_key(obj)) for obj in objects]
+        us[ST_RULES] = (
+            _best_of(5, lambda: [_rule_problems(obj, key, latest) for obj, key in keyed]) * per
+        )
         us[ST_DUMPS] = (
             _best_of(5, lambda: [orjson.dumps(obj).decode("utf-8") for obj in objects]) * per
         )
@@ -1660,8 +1678,8 @@ def measure_stages(
             StatusRepository(conn).get(status_id)
         us[ST_READ_STATUS] = (time.perf_counter() - started) * per
 
-        # Moving a submission forward, once per chunk: its row also holds the raw body (here
-        # the size of one POST of `batch` objects, as in the end-to-end runs).
+        # Moving a submission forward, once per chunk (one POST of `batch` objects, as in the
+        # end-to-end runs).
         in_post = min(batch, count)
         _status_id, submission_id = record(orjson.dumps({"objects": objects[:in_post]}), in_post)
         progress = 0.0
@@ -2081,7 +2099,7 @@ def stage_table(run: Run) -> list[str]:
         for backend in (SQLITE, POSTGRES)
     }
     lines += [
-        "| **sum of the stages as the pipeline runs them** (parse_body twice: web and worker) "
+        "| **sum of the stages as the pipeline runs them** (web check + worker read) "
         f"| **{sums[SQLITE]:,.1f}** | **{sums[POSTGRES]:,.1f}** |",
         f"| **whole: submit + process, in-process, one core** | **{whole[SQLITE]:,.1f}** "
         f"| **{whole[POSTGRES]:,.1f}** |",
@@ -2144,22 +2162,20 @@ def big_lines(big: BigResult) -> list[str]:
         "|---|---|",
         f"| interpreter with the hub imported: RSS | {p.get('rss_start', 0):,.0f} |",
         f"| the body (bytes) | {p.get('body', 0):,.0f} |",
-        "| reading it as Werkzeug does (bytearray, then a bytes copy): allocation peak "
+        "| reading it as the hub does (one buffer of Content-Length bytes): allocation peak "
         f"| {p.get('read_peak', 0):,.0f} |",
         f"| RSS / VmHWM after reading | {p.get('rss_after_read', 0):,.0f} / "
         f"{p.get('hwm_after_read', 0):,.0f} |",
-        "| parse_body: orjson's up-front buffer for yyjson (24 bytes per 2 bytes of JSON; "
-        f"only the pages yyjson touches become resident) | {p.get('orjson_buffer', 0):,.0f} |",
-        "| parse_body: allocation peak (body + buffer + objects) "
-        f"| {p.get('parse_peak', 0):,.0f} |",
-        f"| parse_body: the {p.get('objects', 0):,.0f} parsed objects kept (Python dicts) "
-        f"| {p.get('objects_kept', 0):,.0f} |",
-        f"| RSS / VmHWM after parse_body | {p.get('rss_after_parse', 0):,.0f} / "
-        f"{p.get('hwm_after_parse', 0):,.0f} |",
-        "| worker: body dropped, chunks of 1,000 validated and serialised: allocation peak "
+        "| web: parse_body, the streaming check of syntax, shape and depth (objects counted, "
+        f"none kept): allocation peak | {p.get('parse_peak', 0):,.0f} |",
+        f"| web: what parse_body keeps besides the body | {p.get('parse_kept', 0):,.0f} |",
+        f"| RSS / VmHWM after parse_body ({p.get('objects', 0):,.0f} objects) "
+        f"| {p.get('rss_after_parse', 0):,.0f} / {p.get('hwm_after_parse', 0):,.0f} |",
+        "| worker: the body read back a part at a time, its objects a chunk of 1,000 at a time, "
+        "validated and serialised: allocation peak besides the body "
         f"| {p.get('chunks_peak', 0):,.0f} |",
-        f"| RSS / VmHWM after the chunks | {p.get('rss_end', 0):,.0f} / "
-        f"{p.get('hwm_end', 0):,.0f} |",
+        f"| RSS / VmHWM after all {p.get('objects_read', 0):,.0f} objects "
+        f"| {p.get('rss_end', 0):,.0f} / {p.get('hwm_end', 0):,.0f} |",
     ]
 
 

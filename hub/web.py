@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 from contextlib import ExitStack
+from typing import cast
 
 from flask import current_app, g, request
 from werkzeug.datastructures import Authorization
@@ -12,6 +14,7 @@ from hub.errors import PayloadTooLarge, Unauthorized
 from hub.services import limits, membership
 from hub.services.context import Hub
 
+_READ_SIZE = 1 << 20
 _HOW = "send an API key: HTTP Basic (key id, secret) or Bearer (secret)"
 
 
@@ -58,14 +61,27 @@ def end_shared_reads(_error: BaseException | None) -> None:
         scope.close()
 
 
-def read_body(limit: int) -> bytes:
-    """The request body, or 413 if it is larger than `limit` bytes, declared or not."""
-    if request.content_length is not None and request.content_length > limit:
-        raise PayloadTooLarge(f"the body is {request.content_length} bytes; the limit is {limit}")
+def read_body(limit: int) -> bytearray:
+    """The request body, or 413 if it is larger than `limit` bytes, declared or not. It is read
+    into one buffer, so a 100 MB body is held once rather than gathered and then copied."""
+    length = request.content_length
+    if length is not None and length > limit:
+        raise PayloadTooLarge(f"the body is {length} bytes; the limit is {limit}")
     # Werkzeug cuts a chunked body (no Content-Length) at max_content_length without an error;
     # read one byte more than the limit so an oversized body is seen, and refused.
     request.max_content_length = limit + 1
-    body = request.get_data(cache=False)
-    if len(body) > limit:
-        raise PayloadTooLarge(f"the body is larger than the limit of {limit} bytes")
+    stream = cast(io.RawIOBase, request.stream)
+    if length is not None:
+        body = bytearray(length)
+        got = 0
+        with memoryview(body) as view:
+            while got < length and (n := stream.readinto(view[got : got + _READ_SIZE])):
+                got += n
+        del body[got:]
+        return body
+    body = bytearray()
+    while chunk := stream.read(_READ_SIZE):
+        body += chunk
+        if len(body) > limit:
+            raise PayloadTooLarge(f"the body is larger than the limit of {limit} bytes")
     return body

@@ -13,7 +13,6 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
 from sqlalchemy.exc import IntegrityError
 
 from hub.auth.principal import Principal
@@ -22,11 +21,10 @@ from hub.errors import (
     BadRequest,
     Conflict,
     PayloadTooLarge,
-    Unprocessable,
     UnsupportedMediaType,
 )
 from hub.queue import QueueUnavailable
-from hub.services import limits
+from hub.services import envelope, limits
 from hub.services.collections import get_for
 from hub.services.context import Hub
 from hub.stix.timestamps import format_us, now_us
@@ -42,8 +40,14 @@ TEXT_TYPES = ("text/plain",)
 
 @dataclass
 class Parsed:
-    objects: list[Any]
+    """What a body holds. A JSON body's objects are not kept: they are read from `body` (or the
+    stored body) a chunk at a time. CSV and text lists are converted up front."""
+
+    count: int  # objects to process
+    objects: list[Any] | None = None
+    body: bytes | bytearray | None = None
     early_failures: list[Detail] = field(default_factory=list)
+    dated: frozenset[str] = frozenset()  # converted indicators whose row gave valid_from
 
 
 def media_kind(content_type: str) -> str:
@@ -62,66 +66,30 @@ def media_kind(content_type: str) -> str:
 
 
 def parse_body(
-    raw: bytes,
+    raw: bytes | bytearray,
     content_type: str,
     *,
     received_us: int,
     limits: IngestSettings,
     default_tlp: str | None = None,
 ) -> Parsed:
-    """The objects a body carries; deterministic, so a worker re-parsing gets the same list."""
+    """What a body holds; deterministic, so a worker re-reading it gets the same objects."""
     kind = media_kind(content_type)
     if kind == "json":
-        parsed = Parsed(_envelope_objects(raw, limits.max_depth))
+        parsed = Parsed(envelope.check(envelope.blocks_of(raw), limits.max_depth), body=raw)
     else:
         parsed = _converted(raw, kind, received_us, default_tlp)
-    if len(parsed.objects) + len(parsed.early_failures) > limits.max_objects:
+    if parsed.count + len(parsed.early_failures) > limits.max_objects:
         raise PayloadTooLarge(
-            f"the submission has {len(parsed.objects) + len(parsed.early_failures)} objects; "
+            f"the submission has {parsed.count + len(parsed.early_failures)} objects; "
             f"the limit is {limits.max_objects} per submission: split it (`hub push` does)"
         )
     return parsed
 
 
-def _envelope_objects(raw: bytes, max_depth: int) -> list[Any]:
-    try:
-        document = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise BadRequest(
-            f"the body is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}"
-        ) from None
-    if not isinstance(document, dict):
-        raise Unprocessable(
-            "the body must be a STIX bundle or a TAXII envelope: a JSON object with 'objects'"
-        )
-    objects = document.get("objects")
-    if objects is None:
-        if document.get("type") == "bundle":
-            raise Unprocessable("the bundle has no 'objects' list")
-        raise Unprocessable("the body must be a STIX bundle or a TAXII envelope with 'objects'")
-    if not isinstance(objects, list):
-        raise Unprocessable("'objects' must be a list")
-    _check_depth(objects, max_depth)
-    return objects
-
-
-def _check_depth(objects: list[Any], max_depth: int) -> None:
-    """Refuse nesting deeper than max_depth (the envelope itself is level 1)."""
-    stack: list[tuple[Any, int]] = [(obj, 2) for obj in objects]
-    while stack:
-        value, depth = stack.pop()
-        if isinstance(value, dict):
-            children: Any = value.values()
-        elif isinstance(value, list):
-            children = value
-        else:
-            continue
-        if depth > max_depth:
-            raise BadRequest(f"the body is nested deeper than {max_depth} levels")
-        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
-
-
-def _converted(raw: bytes, kind: str, received_us: int, default_tlp: str | None) -> Parsed:
+def _converted(
+    raw: bytes | bytearray, kind: str, received_us: int, default_tlp: str | None
+) -> Parsed:
     from hub.stix.indicators import convert_csv, convert_text
 
     try:
@@ -140,14 +108,15 @@ def _converted(raw: bytes, kind: str, received_us: int, default_tlp: str | None)
         )
         for error in conversion.errors
     ]
-    return Parsed(list(conversion.objects), failures)
+    objects = list(conversion.objects)
+    return Parsed(len(objects), objects, early_failures=failures, dated=conversion.dated)
 
 
 def submit(
     hub: Hub,
     principal: Principal,
     collection_ref: str,
-    raw: bytes,
+    raw: bytes | bytearray,
     content_type: str,
     *,
     channel: str,
@@ -183,7 +152,7 @@ def submit(
         limits=hub.settings.ingest,
         default_tlp=default_tlp,
     )
-    pending = len(parsed.objects)
+    pending = parsed.count
     limits.check_objects(hub, principal.member_id, pending, received)
     status = Status(
         id=str(uuid.uuid4()),

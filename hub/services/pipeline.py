@@ -9,20 +9,26 @@ there: every object is counted once, every version stored once.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from itertools import islice
+from typing import Any
 
 import orjson
 
+from hub.services import envelope
 from hub.services.context import Hub
-from hub.services.ingest import Parsed, parse_body
+from hub.services.ingest import Parsed, media_kind, parse_body
 from hub.services.release import Item, Releaser, releaser_for, summary
+from hub.stix.indicators import keep_history
 from hub.stix.objects import VersionKey
 from hub.stix.timestamps import format_us, now_us
 from hub.storage.collections import CollectionRepository
 from hub.storage.objects import NewVersion, ObjectRepository
 from hub.storage.statuses import Detail, StatusRepository
-from hub.storage.submissions import SubmissionRepository
+from hub.storage.submissions import Submission, SubmissionRepository
 
 log = logging.getLogger(__name__)
+_HISTORY_BATCH = 500
 
 
 def process(hub: Hub, submission_id: str, *, parsed: Parsed | None = None) -> bool:
@@ -35,20 +41,7 @@ def process(hub: Hub, submission_id: str, *, parsed: Parsed | None = None) -> bo
             return True
         if submission.state == "done":
             return True
-        raw = None if parsed is not None else repo.raw(submission_id)
         collection = CollectionRepository(conn).find(submission.collection_id)
-    if parsed is None:
-        assert raw is not None
-        parsed = parse_body(
-            raw,
-            submission.content_type,
-            received_us=submission.received_us,
-            limits=hub.settings.ingest,
-            default_tlp=submission.default_tlp,
-        )
-        del raw  # a large body need not stay in memory beside its parsed objects
-    objects = parsed.objects
-    total = len(objects)
     chunk_size = hub.settings.ingest.chunk_size
     validator = hub.validator
     # Objects posted to the inbox go on to the feeds by the sharing policy; a trust group
@@ -56,11 +49,15 @@ def process(hub: Hub, submission_id: str, *, parsed: Parsed | None = None) -> bo
     releaser: Releaser | None = None
     if collection is not None and collection.kind == "inbox":
         releaser = releaser_for(
-            hub, member_id=submission.member_id, submission_id=submission_id, objects=objects
+            hub,
+            member_id=submission.member_id,
+            submission_id=submission_id,
+            objects=_sharing_context(hub, submission, parsed),
         )
     start = submission.processed_count
-    while start < total:
-        chunk = objects[start : start + chunk_size]
+    chunks = _chunks(_objects(hub, submission, parsed, start), chunk_size)
+    while (taken := next(chunks, None)) is not None:
+        chunk, last = taken
         end = start + len(chunk)
         now = now_us()
         news: list[NewVersion] = []
@@ -98,6 +95,7 @@ def process(hub: Hub, submission_id: str, *, parsed: Parsed | None = None) -> bo
                 return True
             if current != start:  # another process moved it on: continue from there
                 start = current
+                chunks = _chunks(_objects(hub, submission, parsed, start), chunk_size)
                 continue
             objects_repo = ObjectRepository(conn)
             chunk_failures = list(failures)
@@ -126,11 +124,11 @@ def process(hub: Hub, submission_id: str, *, parsed: Parsed | None = None) -> bo
                     successes.append(Detail(key.object_id, version, "already received"))
             if releaser is not None and to_release:
                 releaser.release(conn, to_release)
-            last = end >= total
             StatusRepository(conn).record_progress(
                 submission.status_id, successes, chunk_failures, complete=last
             )
             submissions.advance(submission_id, end, done=last, now_us=now_us())
+        hub.db.wrote(len(news))
         start = end
     return True
 
@@ -164,6 +162,94 @@ def _own_objects(
         kept_news.append(new)
         kept_items.append(item)
     return kept_keys, kept_news, kept_items
+
+
+def _sharing_context(hub: Hub, submission: Submission, parsed: Parsed | None) -> list[Any]:
+    """What the sharing rules need from the whole submission before its first chunk: the
+    marking definitions it carries and the identities that stand for the submitter (every
+    `created_by_ref`, and identity objects). One streaming pass over a JSON body, keeping only
+    those; lists converted by the hub carry neither."""
+    if media_kind(submission.content_type) != "json":
+        return []
+    if parsed is not None and parsed.objects is not None:
+        source: Iterator[Any] = iter(parsed.objects)
+    elif parsed is not None and parsed.body is not None:
+        source = envelope.objects(envelope.blocks_of(parsed.body))
+    else:
+        source = envelope.objects(_stored_parts(hub, submission.id))
+    kept: list[Any] = []
+    refs: set[str] = set()
+    for obj in source:
+        if not isinstance(obj, dict):
+            continue
+        if obj.get("type") in ("marking-definition", "identity"):
+            kept.append(obj)
+        ref = obj.get("created_by_ref")
+        if isinstance(ref, str):
+            refs.add(ref)
+    kept.extend({"created_by_ref": ref} for ref in sorted(refs))
+    return kept
+
+
+def _objects(hub: Hub, submission: Submission, parsed: Parsed | None, start: int) -> Iterator[Any]:
+    """The submission's objects from position `start` on. A JSON body is read a part and an
+    object at a time (from memory when the web process hands it over, else from the database),
+    so a large body is never held as objects; CSV and text lists are converted whole."""
+    if parsed is None and media_kind(submission.content_type) != "json":
+        with hub.db.read() as conn:
+            raw = SubmissionRepository(conn).raw(submission.id)
+        parsed = parse_body(
+            raw,
+            submission.content_type,
+            received_us=submission.received_us,
+            limits=hub.settings.ingest,
+            default_tlp=submission.default_tlp,
+        )
+    if parsed is not None and parsed.objects is not None:
+        return _with_history(hub, submission.collection_id, parsed.objects[start:], parsed.dated)
+    if parsed is not None and parsed.body is not None:
+        blocks: Iterator[bytes | memoryview] = envelope.blocks_of(parsed.body)
+    else:
+        blocks = _stored_parts(hub, submission.id)
+    return islice(envelope.objects(blocks), start, None)
+
+
+def _with_history(
+    hub: Hub, collection_id: str, converted: list[Any], dated: frozenset[str]
+) -> Iterator[Any]:
+    """Indicators converted from a list, as versions of what is stored already: a list sent
+    again is already stored, and a changed row keeps its indicator's first `created`."""
+    for first in range(0, len(converted), _HISTORY_BATCH):
+        batch = converted[first : first + _HISTORY_BATCH]
+        with hub.db.read() as conn:
+            stored = ObjectRepository(conn).latest_bodies(
+                collection_id, [obj["id"] for obj in batch]
+            )
+        for obj in batch:
+            body = stored.get(obj["id"])
+            previous = orjson.loads(body) if body is not None else None
+            yield keep_history(obj, previous, dated=obj["id"] in dated)
+
+
+def _stored_parts(hub: Hub, submission_id: str) -> Iterator[bytes]:
+    """The stored body a part at a time, each read in a short transaction of its own."""
+    number = 0
+    while True:
+        with hub.db.read() as conn:
+            part = SubmissionRepository(conn).part(submission_id, number)
+        if part is None:
+            return
+        yield part
+        number += 1
+
+
+def _chunks(objects: Iterator[Any], size: int) -> Iterator[tuple[list[Any], bool]]:
+    """Lists of up to `size` objects, each with whether it is the last."""
+    chunk = list(islice(objects, size))
+    while chunk:
+        following = list(islice(objects, size))
+        yield chunk, not following
+        chunk = following
 
 
 def _failure(obj: object, position: int, problems: list[str]) -> Detail:

@@ -31,7 +31,7 @@ from hub.storage.accountability import (
 )
 from hub.storage.collections import CollectionRepository
 from hub.storage.objects import ObjectQuery, ObjectRepository
-from hub.storage.tables import object_versions, review_items, submissions
+from hub.storage.tables import object_versions, review_items, submission_parts, submissions
 
 log = logging.getLogger(__name__)
 DAY_US = 86_400 * 1_000_000
@@ -64,6 +64,14 @@ def run(hub: Hub, *, now: int | None = None) -> list[PurgeResult]:
     if settings.raw_submission_days:
         cutoff = now - settings.raw_submission_days * DAY_US
         with hub.db.write() as conn:
+            expired = select(submissions.c.id).where(
+                submissions.c.state == "done",
+                submissions.c.finished_us < cutoff,
+                submissions.c.raw_purged_us.is_(None),
+            )
+            conn.execute(
+                delete(submission_parts).where(submission_parts.c.submission_id.in_(expired))
+            )
             count = conn.execute(
                 update(submissions)
                 .where(
@@ -71,7 +79,7 @@ def run(hub: Hub, *, now: int | None = None) -> list[PurgeResult]:
                     submissions.c.finished_us < cutoff,
                     submissions.c.raw_purged_us.is_(None),
                 )
-                .values(raw=b"", raw_purged_us=now)
+                .values(raw_purged_us=now)
             ).rowcount
             record(conn, "raw-submissions", "submission body", int(count), cutoff)
 

@@ -38,6 +38,7 @@ def prepare(hub: Hub) -> list[str]:
     migrate.upgrade(hub.db)
     created = sync_configured(hub)
     sync_policy(hub)
+    hub.db.analyze()
     return created
 
 

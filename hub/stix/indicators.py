@@ -59,11 +59,12 @@ submitter when given, and the options above.
 
 Identity and duplicates
     The id is a UUIDv5 (`INDICATOR_NAMESPACE`) of the submitter, the normalised type key and the
-    normalised value, so sending the same list again yields the same ids: new versions (later
-    `modified`) of the same objects, not new objects. Keeping the first `created` across versions
-    is the storing side's job; this module sees no history. Within one list, rows naming the same
-    (type, value) after normalisation are kept once, the first valid one; a later duplicate whose
-    other columns differ is reported as an error rather than dropped silently.
+    normalised value, so sending the same list again yields the same ids, not new objects. This
+    module sees no history: `keep_history(new, stored)`, given the newest stored version, turns a
+    re-sent row into that same version (nothing new: already stored) or a new version that keeps
+    the first `created`; the pipeline applies it before validation. Within one list, rows naming
+    the same (type, value) after normalisation are kept once, the first valid one; a later
+    duplicate whose other columns differ is reported as an error rather than dropped silently.
 """
 
 from __future__ import annotations
@@ -83,7 +84,7 @@ from urllib.parse import quote, urlsplit
 
 from hub.stix.markings import TLP2_MARKING_IDS
 from hub.stix.objects import is_identifier
-from hub.stix.timestamps import format_us, parse_us
+from hub.stix.timestamps import TimestampError, format_us, parse_us
 
 # Fixed forever: changing it would change every indicator id the hub has issued.
 INDICATOR_NAMESPACE = uuid.UUID("32a766df-b624-4798-be83-d00b40885e3b")
@@ -118,6 +119,8 @@ class RowError:
 class Conversion:
     objects: list[dict[str, Any]] = field(default_factory=list)
     errors: list[RowError] = field(default_factory=list)
+    # ids of the indicators whose row gave valid_from (the others are valid from `now`)
+    dated: frozenset[str] = frozenset()
 
 
 class _Invalid(ValueError):
@@ -459,10 +462,11 @@ class _Builder:
         self.default_marking = None if default_tlp is None else tlp_marking_id(default_tlp)
         self.objects: list[dict[str, Any]] = []
         self.errors: list[RowError] = []
+        self.dated: set[str] = set()
         self._first: dict[str, tuple[int, dict[str, Any]]] = {}
 
     def result(self) -> Conversion:
-        return Conversion(self.objects, self.errors)
+        return Conversion(self.objects, self.errors, frozenset(self.dated))
 
     def add(self, line: int, cells: Mapping[str, str], *, columns: bool) -> None:
         """One row; `cells` maps column names to trimmed text. Without `columns` (plain text),
@@ -531,7 +535,8 @@ class _Builder:
             self.errors.extend(errors)
             return
         indicator = {key: obj[key] for key in _ORDER if key in obj}
-        self._keep(line, raw, indicator)
+        if self._keep(line, raw, indicator) and cells.get("valid_from"):
+            self.dated.add(indicator["id"])
 
     def _indicator(self, key: str, value: str) -> dict[str, Any]:
         noun, template = _KINDS[key]
@@ -557,12 +562,13 @@ class _Builder:
             obj["created_by_ref"] = self.submitter_ref
         return obj
 
-    def _keep(self, line: int, raw: str, indicator: dict[str, Any]) -> None:
+    def _keep(self, line: int, raw: str, indicator: dict[str, Any]) -> bool:
+        """True if this is the first row of the indicator (kept), else False (dropped)."""
         first = self._first.get(indicator["id"])
         if first is None:
             self._first[indicator["id"]] = (line, indicator)
             self.objects.append(indicator)
-            return
+            return True
         first_line, kept = first
         differing = sorted(
             k for k in kept.keys() | indicator.keys() if kept.get(k) != indicator.get(k)
@@ -577,6 +583,38 @@ class _Builder:
                     f"this line differs in {', '.join(differing)}",
                 )
             )
+        return False
+
+
+def keep_history(
+    new: dict[str, Any], stored: dict[str, Any] | None, *, dated: bool
+) -> dict[str, Any]:
+    """The version to store of a converted indicator, given the newest stored version of it.
+
+    A list sent again converts to the same ids with `created` = `modified` = the new `now`.
+    Stored as is, each sending would add a version, and `created` would move. So: if the row
+    says nothing the stored version does not (ignoring `created`, `modified` and, when the row
+    gave none, `valid_from`), the stored version itself, which the hub counts as already
+    stored; else a new version that keeps the first `created` (and the first `valid_from` when
+    the row gave none), `modified` later than the stored one's.
+    """
+    if stored is None or not isinstance(stored.get("created"), str):
+        return new
+    candidate = dict(new, created=stored["created"])
+    if not dated and isinstance(stored.get("valid_from"), str):
+        candidate["valid_from"] = stored["valid_from"]
+    if {k: v for k, v in candidate.items() if k != "modified"} == {
+        k: v for k, v in stored.items() if k != "modified"
+    }:
+        return stored
+    try:
+        stored_modified = parse_us(stored.get("modified", stored["created"]))
+    except TimestampError:
+        return candidate
+    if parse_us(candidate["modified"]) <= stored_modified:
+        later = format_us(stored_modified // 1000 * 1000 + 1000)
+        candidate["modified"] = later[:-4] + "Z"  # milliseconds, as converted indicators have
+    return candidate
 
 
 _ORDER = (

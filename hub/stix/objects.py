@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from hub.stix.timestamps import TimestampError, parse_us
@@ -42,12 +43,17 @@ def is_identifier(value: object, expected_type: str | None = None) -> bool:
     return bool(_TYPE.match(obj_type)) and bool(_UUID.match(uuid))
 
 
+@lru_cache(maxsize=1024)
+def _is_type(name: str) -> bool:
+    return bool(_TYPE.match(name))
+
+
 def version_key(obj: Any) -> VersionKey:
     """Check the properties a version is identified by and return its key, or raise ObjectError."""
     if not isinstance(obj, dict):
         raise ObjectError(f"an object must be a JSON object, not {type(obj).__name__}")
     obj_type = obj.get("type")
-    if not isinstance(obj_type, str) or not _TYPE.match(obj_type):
+    if not isinstance(obj_type, str) or not _is_type(obj_type):
         raise ObjectError("property 'type' is missing or not a valid STIX type name")
     obj_id = obj.get("id")
     if not is_identifier(obj_id, obj_type):
@@ -61,7 +67,10 @@ def version_key(obj: Any) -> VersionKey:
         )
     assert isinstance(spec_version, str)
     created_us = _timestamp(obj, "created")
-    modified_us = _timestamp(obj, "modified")
+    if created_us is not None and obj.get("modified") == obj["created"]:
+        modified_us: int | None = created_us  # the first version of most objects
+    else:
+        modified_us = _timestamp(obj, "modified")
     if created_us is not None and modified_us is not None and modified_us < created_us:
         raise ObjectError("property 'modified' is earlier than 'created'")
     if modified_us is not None:

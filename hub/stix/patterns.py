@@ -33,13 +33,14 @@ _QUOTED = re.compile(r"'(?:[^'\\]|\\.)*'", re.DOTALL)
 _VALID_CONTENT = re.compile(r"(?:[^'\\]|\\'|\\\\)*", re.DOTALL)
 _PLACEHOLDER = re.compile(r"^'hubv(\d+)'$")
 _CACHE_SIZE = 4096
+_SPACES = " \t\r\n\f\v"
 
 
 @dataclass(frozen=True, slots=True)
 class _Shape:
     valid: bool
     # literal index -> regex its content must match (hash values), from the library's table
-    hash_rules: tuple[tuple[int, str], ...] = ()
+    hash_rules: tuple[tuple[int, re.Pattern[str]], ...] = ()
 
 
 class PatternChecker:
@@ -76,10 +77,7 @@ class PatternChecker:
             return not run_validator(pattern, stix_version="2.1")
         if not shape.valid:
             return False
-        for index, rule in shape.hash_rules:
-            if not re.match(rule, literals[index].replace("'", "")):
-                return False
-        return True
+        return all(rule.match(literals[i].replace("'", "")) for i, rule in shape.hash_rules)
 
     def _shape(self, text: str) -> _Shape | None:
         with self._lock:
@@ -131,14 +129,14 @@ def _split(pattern: str) -> tuple[str, list[str]] | None:
     last = 0
     for match in _QUOTED.finditer(pattern):
         start, end = match.span()
-        content = match.group()[1:-1]
-        if not _VALID_CONTENT.fullmatch(content):
+        content = pattern[start + 1 : end - 1]
+        if "\\" in content and not _VALID_CONTENT.fullmatch(content):
             return None  # let the grammar report the bad escape
-        before = pattern[:start].rstrip()
-        prefixed = start > 0 and pattern[start - 1] in "thbTHB"
-        is_path = before.endswith((".", ":"))
-        if prefixed or is_path:
-            continue  # timestamps, hex, binary and path components stay in the shape
+        before = start - 1
+        while before >= 0 and pattern[before] in _SPACES:
+            before -= 1
+        if before >= 0 and (pattern[before] in ".:" or pattern[start - 1] in "thbTHB"):
+            continue  # paths, timestamps, hex and binary literals stay in the shape
         pieces.append(pattern[last:start])
         pieces.append(f"'hubv{len(literals)}'")
         literals.append(content)
@@ -165,7 +163,7 @@ def _analyse(shape: str) -> _Shape | None:
         return _Shape(valid=False)
     inspector = InspectionListener()
     ParseTreeWalker.DEFAULT.walk(inspector, tree)
-    rules: list[tuple[int, str]] = []
+    rules: list[tuple[int, re.Pattern[str]]] = []
     for comparisons in inspector.pattern_data().comparisons.values():
         for path, _op, value in comparisons:
             if "hashes" not in path or path[-1] is INDEX_STAR:
@@ -176,5 +174,5 @@ def _analyse(shape: str) -> _Shape | None:
             placeholder = _PLACEHOLDER.match(value) if isinstance(value, str) else None
             if placeholder is None:
                 return None  # e.g. a set of hashes: check such patterns whole
-            rules.append((int(placeholder.group(1)), HASHES_REGEX[algorithm][0]))
+            rules.append((int(placeholder.group(1)), re.compile(HASHES_REGEX[algorithm][0])))
     return _Shape(valid=True, hash_rules=tuple(rules))

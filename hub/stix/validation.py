@@ -12,6 +12,7 @@ fault; an empty list means the object is accepted. The checks, cheapest first:
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from hub.stix.objects import ObjectError, VersionKey, is_identifier, version_key
@@ -40,33 +41,47 @@ class ObjectValidator:
             key = version_key(obj)
         except ObjectError as exc:
             return None, [str(exc)]
-        return key, self._problems(obj, now_us)
+        return key, self._problems(obj, key, now_us)
 
-    def _problems(self, obj: dict[str, Any], now_us: int) -> list[str]:
+    def _problems(self, obj: dict[str, Any], key: VersionKey, now_us: int) -> list[str]:
         problems = self.schemas.errors(obj)
-        problems += _rule_problems(obj, now_us + self.future_tolerance_us)
+        problems += _rule_problems(obj, key, now_us + self.future_tolerance_us)
         pattern = obj.get("pattern")
         if obj.get("pattern_type") == "stix" and isinstance(pattern, str):
             problems += [f"property 'pattern': {e}" for e in self.patterns.errors(pattern)]
         return problems
 
 
-def _rule_problems(obj: dict[str, Any], latest_us: int) -> list[str]:
+def _rule_problems(obj: dict[str, Any], key: VersionKey, latest_us: int) -> list[str]:
     problems = []
-    for prop in ("created", "modified"):
-        if prop in obj and parse_us(obj[prop]) > latest_us:
-            problems.append(f"property '{prop}' is in the future")
-    if "valid_from" in obj and "valid_until" in obj:
+    # version_key checked created <= modified, so nothing is in the future if the version is not.
+    if key.version_us is not None and key.version_us > latest_us:
+        for prop in ("created", "modified"):
+            if prop in obj and parse_us(obj[prop]) > latest_us:
+                problems.append(f"property '{prop}' is in the future")
+    if "valid_until" in obj and "valid_from" in obj:
         try:
             if parse_us(obj["valid_until"]) <= parse_us(obj["valid_from"]):
                 problems.append("property 'valid_until' must be later than 'valid_from'")
         except TimestampError:
             pass  # the schema already reported the malformed timestamp
     for prop, value in obj.items():
-        if prop.endswith("_ref") and not is_identifier(value):
+        if "_ref" not in prop:
+            continue
+        if prop.endswith("_ref") and not _is_reference(value):
             problems.append(f"property '{prop}' must be a STIX identifier")
         elif prop.endswith("_refs") and not (
-            isinstance(value, list) and all(is_identifier(v) for v in value)
+            isinstance(value, list) and all(_is_reference(v) for v in value)
         ):
             problems.append(f"property '{prop}' must be a list of STIX identifiers")
     return problems
+
+
+def _is_reference(value: object) -> bool:
+    return isinstance(value, str) and _is_known_identifier(value)
+
+
+@lru_cache(maxsize=4096)
+def _is_known_identifier(value: str) -> bool:
+    """Objects refer to the same few identities and markings again and again: remember them."""
+    return is_identifier(value)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -42,6 +43,9 @@ class Database:
             )
         self.url = parsed
         self._shared: ContextVar[_SharedReads | None] = ContextVar("hub_reads", default=None)
+        self._growth_lock = threading.Lock()
+        self._written = 0
+        self._analyze_at = 1000
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -89,6 +93,30 @@ class Database:
             if shared is not None:
                 shared.end_transaction()
 
+    def analyze(self) -> None:
+        """Refresh PostgreSQL's planner statistics of the hub's tables. Without them (a server
+        with autovacuum off, or a table that grew faster than autovacuum looked) the planner
+        reads a collection's every row to find a few objects: ingest fell to 420 objects/s."""
+        if self.dialect != "postgresql":
+            return  # SQLite's planner picks the same plans without statistics
+        from hub.storage.tables import metadata
+
+        with self.engine.connect() as conn:
+            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+            conn.exec_driver_sql(f"ANALYZE {', '.join(metadata.tables)}")
+
+    def wrote(self, rows: int) -> None:
+        """Count rows this process stored; each time the count doubles (from a thousand),
+        refresh the statistics, so they follow a store growing from empty."""
+        with self._growth_lock:
+            self._written += rows
+            due = self._written >= self._analyze_at
+            if due:
+                while self._analyze_at <= self._written:
+                    self._analyze_at *= 2
+        if due:
+            self.analyze()
+
     def dispose(self) -> None:
         self.engine.dispose()
 
@@ -133,7 +161,12 @@ def _configure_sqlite(engine: Engine) -> None:
         dbapi_conn.isolation_level = None
         cursor = dbapi_conn.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
+        # In WAL mode NORMAL is durable against a crash of the process (not of the machine):
+        # commits append to the WAL without waiting for the disk.
         cursor.execute("PRAGMA synchronous=NORMAL")
+        # Copy the WAL into the database every ~40 MB rather than every 4 MB: ingest rewrites
+        # the same index pages in chunk after chunk, and each copy ends with an fsync.
+        cursor.execute("PRAGMA wal_autocheckpoint=10000")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()

@@ -20,12 +20,20 @@ def _config() -> Config:
     return config
 
 
-def upgrade(database: Database) -> None:
-    """Apply every migration not yet applied (idempotent)."""
+def upgrade(database: Database, revision: str = "head") -> None:
+    """Apply every migration not yet applied, up to `revision` (idempotent)."""
     config = _config()
     with database.engine.begin() as conn:
         config.attributes["connection"] = conn
-        command.upgrade(config, "head")
+        command.upgrade(config, revision)
+
+
+def downgrade(database: Database, revision: str) -> None:
+    """Undo the migrations after `revision`."""
+    config = _config()
+    with database.engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, revision)
 
 
 def is_current(database: Database) -> bool:

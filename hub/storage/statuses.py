@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import orjson
 from sqlalchemy import Connection, insert, select, update
 
 from hub.storage.tables import status_details, statuses
@@ -75,16 +76,17 @@ class StatusRepository:
         self._details(status_id, [("success", successes), ("failure", failures)])
 
     def _details(self, status_id: str, groups: list[tuple[str, list[Detail]]]) -> None:
+        """One row per outcome, holding its details as a JSON list."""
         rows = [
             {
                 "status_id": status_id,
                 "outcome": outcome,
-                "object_id": detail.object_id,
-                "version": detail.version,
-                "message": detail.message,
+                "details": orjson.dumps(
+                    [(d.object_id, d.version, d.message) for d in details]
+                ).decode(),
             }
             for outcome, details in groups
-            for detail in details
+            if details
         ]
         if rows:
             self.conn.execute(insert(status_details), rows)
@@ -103,13 +105,8 @@ class StatusRepository:
         if row is None:
             return None
         status = Status(*row)
-        details = self.conn.execute(
-            select(
-                status_details.c.outcome,
-                status_details.c.object_id,
-                status_details.c.version,
-                status_details.c.message,
-            )
+        groups = self.conn.execute(
+            select(status_details.c.outcome, status_details.c.details)
             .where(status_details.c.status_id == status_id)
             .order_by(status_details.c.id)
         )
@@ -118,6 +115,6 @@ class StatusRepository:
             "failure": status.failures,
             "pending": status.pendings,
         }
-        for outcome, object_id, version, message in details:
-            lists[outcome].append(Detail(object_id, version, message))
+        for outcome, details in groups:
+            lists[outcome].extend(Detail(*detail) for detail in orjson.loads(details))
         return status

@@ -6,7 +6,9 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, func, insert, select, update
 
-from hub.storage.tables import submissions
+from hub.storage.tables import submission_parts, submissions
+
+PART_SIZE = 1 << 20  # bytes of the body per row of submission_parts
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,9 +37,18 @@ class SubmissionRepository:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
-    def add(self, submission: Submission, raw: bytes) -> None:
+    def add(self, submission: Submission, raw: bytes | bytearray | memoryview) -> None:
+        """Record a submission and its body (in parts, without copying the body)."""
         values = {name: getattr(submission, name) for name in Submission.__slots__}
-        self.conn.execute(insert(submissions).values(**values, raw=raw))
+        self.conn.execute(insert(submissions).values(**values))
+        view = memoryview(raw)
+        self.conn.execute(
+            insert(submission_parts),
+            [
+                {"submission_id": submission.id, "part": n, "data": view[start : start + PART_SIZE]}
+                for n, start in enumerate(range(0, max(len(view), 1), PART_SIZE))
+            ],
+        )
 
     def get(self, submission_id: str) -> Submission | None:
         row = self.conn.execute(select(*_COLS).where(submissions.c.id == submission_id)).first()
@@ -56,10 +67,23 @@ class SubmissionRepository:
         return Submission(*row) if row else None
 
     def raw(self, submission_id: str) -> bytes:
+        """The whole body (for CSV and text lists; JSON bodies are read a part at a time)."""
+        data = self.conn.execute(
+            select(submission_parts.c.data)
+            .where(submission_parts.c.submission_id == submission_id)
+            .order_by(submission_parts.c.part)
+        ).scalars()
+        return b"".join(bytes(part) for part in data)
+
+    def part(self, submission_id: str, number: int) -> bytes | None:
+        """Part `number` of the body (PART_SIZE bytes or fewer), None past the last."""
         value = self.conn.execute(
-            select(submissions.c.raw).where(submissions.c.id == submission_id)
-        ).scalar_one()
-        return bytes(value)
+            select(submission_parts.c.data).where(
+                submission_parts.c.submission_id == submission_id,
+                submission_parts.c.part == number,
+            )
+        ).scalar()
+        return None if value is None else bytes(value)
 
     def lock_progress(self, submission_id: str) -> tuple[str, int]:
         """(state, processed_count), locking the row until the transaction ends."""

@@ -125,15 +125,15 @@ statuses = Table(
     Column("pending_count", Integer, nullable=False),
 )
 
+# One row per outcome per processed chunk (not per object): a chunk of 1,000 objects adds one
+# or two rows, so a status resource costs little to keep exact as the pipeline goes.
 status_details = Table(
     "status_details",
     metadata,
     Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
     Column("status_id", String(36), ForeignKey("statuses.id"), nullable=False, index=True),
     Column("outcome", String(10), nullable=False),  # success | failure | pending
-    Column("object_id", String(300), nullable=False),
-    Column("version", String(40), nullable=True),
-    Column("message", Text, nullable=True),
+    Column("details", Text, nullable=False),  # JSON list of [object_id, version, message]
 )
 
 submissions = Table(
@@ -148,7 +148,6 @@ submissions = Table(
     Column("received_us", BigInteger, nullable=False),
     Column("size", BigInteger, nullable=False),
     Column("sha256", String(64), nullable=False),
-    Column("raw", LargeBinary, nullable=False),  # the body as received
     Column("state", String(20), nullable=False),  # pending | done
     # Objects handled so far, in order; moves forward in the same transaction as what they
     # stored, so processing resumes exactly where a dead worker stopped.
@@ -291,4 +290,14 @@ expiries = Table(
     Column("version_us", BigInteger, primary_key=True, autoincrement=False),
     Column("expires_us", BigInteger, nullable=False),
     Index(None, "expires_us"),
+)
+
+# The body of a submission as received, in parts of at most a few MiB: kept apart from the
+# submission row, which changes with every processed chunk, and read a part at a time.
+submission_parts = Table(
+    "submission_parts",
+    metadata,
+    Column("submission_id", String(36), ForeignKey("submissions.id"), primary_key=True),
+    Column("part", Integer, primary_key=True, autoincrement=False),
+    Column("data", LargeBinary, nullable=False),
 )

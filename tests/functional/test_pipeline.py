@@ -11,8 +11,9 @@ import orjson
 import pytest
 import requests
 
-from hub.services import Hub
-from hub.storage.objects import ObjectRepository
+from hub.services import Hub, ingest, membership
+from hub.storage.objects import ObjectQuery, ObjectRepository
+from hub.storage.statuses import Status
 from tests.support.hubs import LiveServer, World, make_hub, make_world
 from tests.support.stix import TAXII, envelope, indicator, malware
 
@@ -175,3 +176,55 @@ def test_pending_submissions_are_picked_up_after_a_restart(tmp_path: Path) -> No
     finally:
         app.extensions["hub.worker"].stop()
         hub.close()
+
+
+def test_a_csv_list_sent_again_is_already_stored_and_keeps_created(tmp_path: Path) -> None:
+    hub = make_hub(tmp_path / "var")
+    world = make_world(hub)
+    acme = membership.authenticate(hub, world.acme.key_id, world.acme.secret)
+
+    def send(text: str) -> Status:
+        _submission, status = ingest.submit(
+            hub, acme, world.trust_group_id, text.encode(), "text/csv", channel="api"
+        )
+        assert status.status == "complete"
+        assert status.failure_count == 0, status.failures
+        return status
+
+    def versions() -> dict[str, list[dict[str, Any]]]:
+        with hub.db.read() as conn:
+            page = ObjectRepository(conn).bodies(
+                world.trust_group_id, ObjectQuery(versions=("all",)), after_seq=0, limit=100
+            )
+        found: dict[str, list[dict[str, Any]]] = {}
+        for body in page.bodies:
+            obj = orjson.loads(body)
+            found.setdefault(obj["id"], []).append(obj)
+        return found
+
+    listed = "type,value,confidence\nipv4,198.51.100.7,50\ndomain,bad.example,60\n"
+    first = send(listed)
+    stored = versions()
+    assert len(stored) == 2
+    assert all(len(v) == 1 for v in stored.values())
+
+    time.sleep(0.01)  # a later `now`: the conversion alone would make new versions
+    again = send(listed)
+    assert [(d.object_id, d.version) for d in again.successes] == [
+        (d.object_id, d.version) for d in first.successes
+    ]
+    assert versions() == stored  # nothing new stored
+
+    time.sleep(0.01)
+    changed = send("type,value,confidence\nipv4,198.51.100.7,70\ndomain,bad.example,60\n")
+    after = versions()
+    ip = next(i for i, v in stored.items() if "198.51.100.7" in v[0]["pattern"])
+    domain = next(i for i in stored if i != ip)
+    assert after[domain] == stored[domain]
+    old, new = after[ip]
+    assert new["confidence"] == 70
+    assert new["created"] == old["created"]
+    assert new["valid_from"] == old["valid_from"]
+    assert new["modified"] > old["modified"]
+    assert {d.version for d in changed.successes} == {new["modified"], old["modified"]}
+    hub.close()

@@ -29,6 +29,7 @@ from hub.stix.indicators import (
     RowError,
     convert_csv,
     convert_text,
+    keep_history,
     tlp_marking_id,
 )
 from hub.stix.objects import version_key
@@ -850,3 +851,53 @@ def test_the_module_imports_nothing_impure() -> None:
     loaded = json.loads(result.stdout)
     assert [m for m in loaded if m.split(".")[0] in FORBIDDEN or m in FORBIDDEN] == []
     assert "hub.stix.indicators" in loaded
+
+
+# --- history: a list sent again -----------------------------------------------------------------
+
+
+def _convert_at(text: str, now: str) -> Conversion:
+    return convert_csv(text, submitter_ref=None, now=now, default_tlp=None)
+
+
+def test_a_row_sent_again_is_the_stored_version() -> None:
+    first = _convert_at("type,value\nipv4,198.51.100.7\n", "2026-01-01T00:00:00.000Z").objects[0]
+    again = _convert_at("type,value\nipv4,198.51.100.7\n", "2026-02-01T00:00:00.000Z")
+    assert again.objects[0]["created"] != first["created"]
+    assert keep_history(again.objects[0], first, dated=False) == first
+
+
+def test_a_changed_row_is_a_new_version_keeping_created_and_valid_from() -> None:
+    first = _convert_at("type,value\nipv4,198.51.100.7\n", "2026-01-01T00:00:00.000Z").objects[0]
+    changed = _convert_at(
+        "type,value,confidence\nipv4,198.51.100.7,80\n", "2026-02-01T00:00:00.000Z"
+    )
+    new = keep_history(changed.objects[0], first, dated=False)
+    assert new["confidence"] == 80
+    assert (new["created"], new["valid_from"]) == (first["created"], first["valid_from"])
+    assert new["modified"] == "2026-02-01T00:00:00.000Z"
+
+
+def test_a_row_that_dates_valid_from_keeps_its_own() -> None:
+    first = _convert_at("type,value\nipv4,198.51.100.7\n", "2026-01-01T00:00:00.000Z").objects[0]
+    dated = _convert_at(
+        "type,value,valid_from\nipv4,198.51.100.7,2026-01-15\n", "2026-02-01T00:00:00.000Z"
+    )
+    assert dated.dated == {dated.objects[0]["id"]}
+    new = keep_history(dated.objects[0], first, dated=True)
+    assert new["valid_from"] == "2026-01-15T00:00:00.000Z"
+    assert new["created"] == first["created"]
+
+
+def test_a_new_version_is_later_than_the_stored_one_even_if_the_clock_is_not() -> None:
+    first = _convert_at("type,value\nipv4,198.51.100.7\n", "2026-03-01T00:00:00.000Z").objects[0]
+    changed = _convert_at(
+        "type,value,confidence\nipv4,198.51.100.7,80\n", "2026-02-01T00:00:00.000Z"
+    )
+    new = keep_history(changed.objects[0], first, dated=False)
+    assert new["modified"] == "2026-03-01T00:00:00.001Z"
+
+
+def test_nothing_stored_leaves_the_conversion_alone() -> None:
+    made = _convert_at("type,value\nipv4,198.51.100.7\n", "2026-01-01T00:00:00.000Z").objects[0]
+    assert keep_history(made, None, dated=False) is made
