@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, request
+from flask import Flask, Response, redirect, request
 from werkzeug.exceptions import HTTPException
 
-from hub import observability
+from hub import console, observability
 from hub.api import bp as api_bp
 from hub.api.openapi import bp as openapi_bp
 from hub.api.transparency import bp as transparency_bp
@@ -50,6 +50,9 @@ def create_app(
     app.register_blueprint(transparency_bp)
     app.register_blueprint(openapi_bp)
     observability.init_app(app)
+    console.init_app(app, hub)
+    if settings.console.enabled:
+        app.add_url_rule("/", "root", lambda: redirect("/console/"))
     _register_error_handlers(app)
     if start_worker and not settings.queue.redis_url:
         worker = Worker(hub)
@@ -59,6 +62,9 @@ def create_app(
 
 
 def _error_response(error: HubError) -> Response:
+    if request.path.startswith("/console/"):
+        page, status = console.error_page(error.status, error.title, error.description)
+        return Response(page, status=status, content_type="text/html; charset=utf-8")
     if request.path.startswith(("/api/", "/transparency", "/metrics", "/readyz", "/healthz")):
         problem = {"type": "about:blank", "title": error.title, "status": error.status}
         if error.description:

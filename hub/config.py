@@ -162,6 +162,34 @@ class ObservabilitySettings:
 
 
 @dataclass(frozen=True)
+class ConsoleSettings:
+    # Serve the admin web console at /console.
+    enabled: bool = True
+    # Minutes without a request after which a console session ends.
+    idle_timeout_minutes: int = 30
+    # Hours after sign-in after which a session ends, however active.
+    max_session_hours: int = 12
+    # The session cookie's Secure flag: "auto" (set when the request came over https or
+    # server.public_url is https), "always" or "never".
+    cookie_secure: str = "auto"
+    # The session cookie's SameSite attribute: "Lax" or "Strict".
+    cookie_samesite: str = "Lax"
+    # Consecutive failed sign-ins to one account, and from one client address, before further
+    # attempts are refused for a while.
+    lockout_threshold: int = 5
+    lockout_address_threshold: int = 20
+    # Seconds the first lock-out lasts; each further failure doubles it, up to the maximum.
+    lockout_seconds: int = 60
+    lockout_max_seconds: int = 3600
+    # Require a TOTP second factor of every console user (else of those an admin marks).
+    require_totp: bool = False
+    # The issuer name authenticator apps show next to the account.
+    totp_issuer: str = "Threat-sharing hub"
+    # Rows shown per page in the console's lists.
+    page_size: int = 50
+
+
+@dataclass(frozen=True)
 class CollectionSettings:
     alias: str
     title: str
@@ -223,6 +251,7 @@ class Settings:
     transparency: TransparencySettings = field(default_factory=TransparencySettings)
     observability: ObservabilitySettings = field(default_factory=ObservabilitySettings)
     limits: LimitsSettings = field(default_factory=LimitsSettings)
+    console: ConsoleSettings = field(default_factory=ConsoleSettings)
     # Per type, the properties kept in released objects, replacing the built-in list for
     # that type ([sharing.allowed_properties] in the file).
     allowed_properties: tuple[tuple[str, tuple[str, ...]], ...] = ()
@@ -258,6 +287,7 @@ _SECTIONS: dict[str, type[Any]] = {
     "transparency": TransparencySettings,
     "observability": ObservabilitySettings,
     "limits": LimitsSettings,
+    "console": ConsoleSettings,
 }
 
 
@@ -479,6 +509,22 @@ def _check(settings: Settings) -> None:
     if settings.transparency.min_group_size < 2:
         raise ConfigError("transparency.min_group_size: at least 2")
     _check_sharing(settings)
+    _check_console(settings.console)
+
+
+def _check_console(console: ConsoleSettings) -> None:
+    if console.idle_timeout_minutes < 1 or console.max_session_hours < 1:
+        raise ConfigError("console.idle_timeout_minutes and max_session_hours: at least 1")
+    if console.cookie_secure not in ("auto", "always", "never"):
+        raise ConfigError("console.cookie_secure: auto, always or never")
+    if console.cookie_samesite not in ("Lax", "Strict"):
+        raise ConfigError("console.cookie_samesite: Lax or Strict")
+    if min(console.lockout_threshold, console.lockout_address_threshold) < 1:
+        raise ConfigError("console.lockout_threshold and lockout_address_threshold: at least 1")
+    if not 1 <= console.lockout_seconds <= console.lockout_max_seconds:
+        raise ConfigError("console.lockout_seconds: at least 1 and at most lockout_max_seconds")
+    if not 1 <= console.page_size <= 1000:
+        raise ConfigError("console.page_size: between 1 and 1000")
 
 
 def _check_sharing(settings: Settings) -> None:

@@ -94,8 +94,11 @@ def read_log(
     since_us: int | None = None,
     until_us: int | None = None,
     limit: int | None = None,
+    offset: int = 0,
+    newest_first: bool = False,
 ) -> list[dict[str, Any]]:
-    """The read log, oldest first, for admins (`hub audit reads`, the console)."""
+    """The read log, oldest first (or newest first), for admins (`hub audit reads`, the
+    console)."""
     with hub.db.read() as conn:
         aliases = {c.id: c.alias for c in CollectionRepository(conn).list()}
         feed_id = None
@@ -112,6 +115,8 @@ def read_log(
             since_us=since_us,
             until_us=until_us,
             limit=limit,
+            offset=offset,
+            newest_first=newest_first,
         )
     return [
         {
@@ -197,6 +202,8 @@ def audit_trail(
     since_us: int | None = None,
     until_us: int | None = None,
     limit: int | None = None,
+    offset: int = 0,
+    newest_first: bool = False,
 ) -> list[dict[str, Any]]:
     with hub.db.read() as conn:
         events = AuditRepository(conn).search(
@@ -206,6 +213,8 @@ def audit_trail(
             since_us=since_us,
             until_us=until_us,
             limit=limit,
+            offset=offset,
+            newest_first=newest_first,
         )
     return [
         {

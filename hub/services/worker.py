@@ -60,6 +60,10 @@ class Worker:
         self._thread = threading.Thread(target=self.run, name="hub-pipeline", daemon=True)
         self._thread.start()
 
+    def alive(self) -> bool:
+        """True while the background thread started by start_thread runs."""
+        return self._thread is not None and self._thread.is_alive()
+
     def stop(self, timeout: float = 30.0) -> None:
         self.stopping.set()
         if self._thread is not None:

@@ -57,6 +57,8 @@ class FeedReadRepository:
         since_us: int | None = None,
         until_us: int | None = None,
         limit: int | None = None,
+        offset: int = 0,
+        newest_first: bool = False,
     ) -> list[FeedRead]:
         conditions: list[ColumnElement[bool]] = []
         if kind is not None:
@@ -69,7 +71,8 @@ class FeedReadRepository:
             conditions.append(feed_reads.c.read_us >= since_us)
         if until_us is not None:
             conditions.append(feed_reads.c.read_us < until_us)
-        query = select(*_READ_COLS).where(*conditions).order_by(feed_reads.c.id)
+        order = feed_reads.c.id.desc() if newest_first else feed_reads.c.id
+        query = select(*_READ_COLS).where(*conditions).order_by(order).offset(offset)
         if limit is not None:
             query = query.limit(limit)
         return [FeedRead(*row) for row in self.conn.execute(query)]
@@ -114,6 +117,8 @@ class AuditRepository:
         since_us: int | None = None,
         until_us: int | None = None,
         limit: int | None = None,
+        offset: int = 0,
+        newest_first: bool = False,
     ) -> list[AuditEvent]:
         conditions: list[ColumnElement[bool]] = []
         if action is not None:
@@ -126,7 +131,8 @@ class AuditRepository:
             conditions.append(audit_events.c.at_us >= since_us)
         if until_us is not None:
             conditions.append(audit_events.c.at_us < until_us)
-        query = select(*_AUDIT_COLS).where(*conditions).order_by(audit_events.c.id)
+        order = audit_events.c.id.desc() if newest_first else audit_events.c.id
+        query = select(*_AUDIT_COLS).where(*conditions).order_by(order).offset(offset)
         if limit is not None:
             query = query.limit(limit)
         return [AuditEvent(*row) for row in self.conn.execute(query)]

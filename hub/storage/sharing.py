@@ -106,6 +106,18 @@ class EpochRepository:
             self.conn.execute(select(func.count()).select_from(pseudonym_epochs)).scalar() or 0
         )
 
+    def all(self) -> list[Epoch]:
+        """Every epoch, newest first (fingerprints only, never a key)."""
+        rows = self.conn.execute(
+            select(
+                pseudonym_epochs.c.epoch,
+                pseudonym_epochs.c.fingerprint,
+                pseudonym_epochs.c.started_us,
+                pseudonym_epochs.c.ended_us,
+            ).order_by(pseudonym_epochs.c.epoch.desc())
+        )
+        return [Epoch(*row) for row in rows]
+
     def start(self, fingerprint: str, now_us: int) -> Epoch:
         """Begin a new epoch for the key with `fingerprint`, ending the current one."""
         current = self.conn.execute(select(func.max(pseudonym_epochs.c.epoch))).scalar()

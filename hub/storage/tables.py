@@ -15,6 +15,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 
 metadata = MetaData(
@@ -55,6 +56,13 @@ users = Table(
     Column("member_id", String(36), ForeignKey("members.id"), nullable=True),
     Column("status", String(20), nullable=False),
     Column("created_us", BigInteger, nullable=False),
+    # The console's second factor: the TOTP secret sealed under a key derived from the session
+    # key (never in the clear), whether an admin requires one, and the last time step used (a
+    # code is accepted once).
+    Column("totp_secret", Text, nullable=True),
+    Column("totp_required", Boolean, nullable=False, server_default=false()),
+    Column("totp_last_step", BigInteger, nullable=True),
+    Column("last_sign_in_us", BigInteger, nullable=True),
 )
 
 api_keys = Table(
@@ -300,4 +308,28 @@ submission_parts = Table(
     Column("submission_id", String(36), ForeignKey("submissions.id"), primary_key=True),
     Column("part", Integer, primary_key=True, autoincrement=False),
     Column("data", LargeBinary, nullable=False),
+)
+
+# --- console ---------------------------------------------------------------------------------
+
+console_sessions = Table(
+    "console_sessions",
+    metadata,
+    # SHA-256 of the random token in the cookie, hex: a copy of the table opens no session.
+    Column("id", String(64), primary_key=True),
+    Column("user_id", String(36), ForeignKey("users.id"), nullable=True, index=True),
+    Column("created_us", BigInteger, nullable=False),
+    Column("last_seen_us", BigInteger, nullable=False, index=True),
+    Column("data", Text, nullable=False),  # JSON: the stage of sign-in, the CSRF token
+)
+
+# Consecutive failed sign-ins per account ("account:<email>") and per client address
+# ("address:<ip>"), and until when each is locked out.
+sign_in_throttles = Table(
+    "sign_in_throttles",
+    metadata,
+    Column("key", String(400), primary_key=True),
+    Column("failures", Integer, nullable=False),
+    Column("last_failure_us", BigInteger, nullable=False),
+    Column("locked_until_us", BigInteger, nullable=True),
 )

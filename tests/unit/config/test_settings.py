@@ -111,8 +111,40 @@ def test_example_file_documents_every_default() -> None:
         "sharing",
         "retention",
         "transparency",
+        "console",
     ):
         assert getattr(loaded, section) == getattr(defaults, section)
         text = example.read_text(encoding="utf-8")
         for f in fields(getattr(defaults, section)):
             assert f"\n{f.name} = " in text, f"{section}.{f.name} is not documented"
+
+
+def test_every_console_setting_is_documented_in_its_section() -> None:
+    from dataclasses import fields
+
+    from hub.config import ConsoleSettings
+
+    text = (Path(__file__).parents[3] / "config.example.toml").read_text(encoding="utf-8")
+    section = text.split("\n[console]\n", 1)[1].split("\n[", 1)[0]
+    lines = section.splitlines()
+    for f in fields(ConsoleSettings):
+        (index,) = [i for i, line in enumerate(lines) if line.startswith(f"{f.name} = ")]
+        # Each setting has a comment above it (or shares the one of the setting just above).
+        above = lines[index - 1]
+        assert above.startswith("#") or above.split(" = ")[0] in {
+            g.name for g in fields(ConsoleSettings)
+        }, f"console.{f.name} has no comment"
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"HUB_CONSOLE_COOKIE_SAMESITE": "None"}, r"console\.cookie_samesite"),
+        ({"HUB_CONSOLE_COOKIE_SECURE": "sometimes"}, r"console\.cookie_secure"),
+        ({"HUB_CONSOLE_IDLE_TIMEOUT_MINUTES": "0"}, r"console\.idle_timeout_minutes"),
+        ({"HUB_CONSOLE_LOCKOUT_SECONDS": "7200"}, r"console\.lockout_seconds"),
+    ],
+)
+def test_bad_console_settings_name_the_key(env: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_settings(None, env=env)

@@ -1,0 +1,30 @@
+"""Small formatting helpers for the console's templates."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+
+def when(micros: int | None) -> str:
+    """A time as people read it, in UTC, to the minute ("—" for none)."""
+    if micros is None:
+        return "—"
+    return datetime.fromtimestamp(micros / 1e6, tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def iso(micros: int | None) -> str:
+    if micros is None:
+        return ""
+    return datetime.fromtimestamp(micros / 1e6, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def day(text: str) -> int | None:
+    """A YYYY-MM-DD date from a form as microseconds (its start, UTC); None if blank or bad."""
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        parsed = datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=UTC)
+    except ValueError:
+        return None
+    return int(parsed.timestamp() * 1_000_000)
