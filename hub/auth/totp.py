@@ -47,6 +47,14 @@ def provisioning_uri(secret: bytes, account: str, issuer: str) -> str:
     )
 
 
+def qr_svg(uri: str) -> str:
+    """The otpauth URI as an inline SVG QR code, for phones to scan (drawn here, no service)."""
+    import segno
+
+    svg: str = segno.make(uri, error="m").svg_inline(scale=4, border=4, dark="#000", light="#fff")
+    return svg.replace("<svg ", '<svg role="img" aria-label="QR code of the key" ', 1)
+
+
 def code_at(secret: bytes, at_seconds: float) -> str:
     """The code an authenticator shows at a time (for enrolment checks and tests)."""
     return _totp(secret).generate(int(at_seconds)).decode("ascii")

@@ -31,6 +31,7 @@ COMMON_ACTIONS = (
     "user.*",
     "retention.*",
     "audit.export",
+    "object.view",
 )
 
 

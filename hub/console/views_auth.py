@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any, cast
 
 from flask import flash, redirect, render_template, request, session, url_for
+from markupsafe import Markup
 from werkzeug.wrappers import Response
 
 from hub.auth import totp
@@ -115,10 +116,9 @@ def _pending_secret() -> bytes:
 
 def _enrol_context(email: str) -> dict[str, Any]:
     secret = _pending_secret()
-    return {
-        "secret": totp.as_base32(secret),
-        "uri": totp.provisioning_uri(secret, email, hub().settings.console.totp_issuer),
-    }
+    uri = totp.provisioning_uri(secret, email, hub().settings.console.totp_issuer)
+    # The QR code is drawn from our own URI (base32 and URL-quoted text): no markup can enter.
+    return {"secret": totp.as_base32(secret), "uri": uri, "qr": Markup(totp.qr_svg(uri))}  # noqa: S704
 
 
 @bp.route("/sign-in/enrol", methods=["GET", "POST"])

@@ -10,8 +10,8 @@ from flask import render_template, request
 
 from hub.console import bp
 from hub.console.format import day
-from hub.console.security import can, hub, requires, user
-from hub.services import browse, membership
+from hub.console.security import actor, can, hub, requires, user
+from hub.services import browse, membership, users
 from hub.sharing.policy import NEVER_RELEASED
 from hub.stix.markings import TLP_LEVELS
 
@@ -83,6 +83,8 @@ def objects() -> str:
 @requires("objects.read", "own.read")
 def object_detail(object_id: str) -> str:
     found = browse.detail(hub(), object_id, own_member=_scope())
+    # Opening an object shows what a member submitted, personal data included: recorded.
+    users.record(hub(), actor(), "object.view", member_id=found.submitter, target=object_id)
     names = {m.id: m.name for m in membership.list_members(hub())} if can("members.read") else {}
     pretty = {
         (v.collection_alias, v.seq): orjson.dumps(

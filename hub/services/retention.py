@@ -6,7 +6,10 @@ Rules (settings in [retention] and each feed's retention_days):
   than expired_grace_days ago leaves that feed (every version of it);
 - feed:<alias>:age: versions added to the feed more than retention_days ago;
 - review-items: decided review items (with the personal data they show), after review_days;
-- read-log and audit-trail: their entries, after read_log_days and audit_days.
+- read-log and audit-trail: their entries, after read_log_days and audit_days;
+- console-sessions: console sessions idle longer than console.idle_timeout_minutes (they can
+  no longer be used); sign-in-throttles: failed sign-in counts with no failure for
+  console.lockout_max_seconds (and no lock-out running).
 Each run records, per rule that removed anything, the time, the rule, what kind of record and
 how many, and the cut-off; never the content. Removing versions from a feed keeps paging exact:
 sequence numbers of what remains do not change.
@@ -30,6 +33,7 @@ from hub.storage.accountability import (
     PurgeRepository,
 )
 from hub.storage.collections import CollectionRepository
+from hub.storage.console import SessionRepository, ThrottleRepository
 from hub.storage.objects import ObjectQuery, ObjectRepository
 from hub.storage.tables import object_versions, review_items, submission_parts, submissions
 
@@ -150,6 +154,14 @@ def run(hub: Hub, *, now: int | None = None) -> list[PurgeResult]:
         with hub.db.write() as conn:
             count = AuditRepository(conn).purge_before(cutoff)
             record(conn, "audit-trail", "audit event", count, cutoff)
+
+    with hub.db.write() as conn:
+        cutoff = now - hub.settings.console.idle_timeout_minutes * 60_000_000
+        count = SessionRepository(conn).delete_seen_before(cutoff)
+        record(conn, "console-sessions", "console session", count, cutoff)
+        cutoff = now - hub.settings.console.lockout_max_seconds * 1_000_000
+        count = ThrottleRepository(conn).purge_quiet_since(cutoff, now)
+        record(conn, "sign-in-throttles", "failed sign-in count", count, cutoff)
 
     for result in results:
         log.info("retention %s purged %d %s(s)", result.rule, result.count, result.target)

@@ -93,5 +93,17 @@ class ThrottleRepository:
         if changed.rowcount == 0:
             self.conn.execute(insert(sign_in_throttles).values(**values))
 
+    def purge_quiet_since(self, cutoff_us: int, now_us: int) -> int:
+        """Forget counts whose last failure is before the cut-off and whose lock is over."""
+        t = sign_in_throttles.c
+        return int(
+            self.conn.execute(
+                delete(sign_in_throttles).where(
+                    t.last_failure_us < cutoff_us,
+                    (t.locked_until_us.is_(None)) | (t.locked_until_us < now_us),
+                )
+            ).rowcount
+        )
+
     def clear(self, key: str) -> None:
         self.conn.execute(delete(sign_in_throttles).where(sign_in_throttles.c.key == key))

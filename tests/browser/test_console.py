@@ -83,6 +83,8 @@ def test_setting_up_totp_from_the_account_page(page: Page, live: Live) -> None:
     sign_in(page, live.staff.analyst.email, PASSWORD)
     page.goto("/console/account")
     page.get_by_role("link", name="Set up two-step sign-in").click()
+    expect(page.get_by_role("img", name="QR code of the key")).to_be_visible()
+    screenshot(page, "totp-enrol")
     shown = page.locator("#totp-secret").inner_text()
     secret = base64.b32decode(shown + "=" * (-len(shown) % 8))
     page.get_by_label("Code from the app").fill(totp.code_at(secret, time.time()))

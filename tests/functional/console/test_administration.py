@@ -370,6 +370,8 @@ def test_object_browser_search_and_detail(site: Site) -> None:
     assert "a pseudonym" in detail
     assert detail.count("TLP:AMBER") == 2
     assert "Acme Bank" in detail
+    (viewed,) = audit_actions(site.hub, "object.view")
+    assert (viewed["actor"], viewed["target"]) == ("analyst@hub.local", wanted["id"])
 
 
 def test_admin_adds_a_member_admin_who_can_then_sign_in(site: Site) -> None:

@@ -281,3 +281,17 @@ def test_security_headers_on_console_pages(site: Site) -> None:
     assert response.headers["X-Frame-Options"] == "DENY"
     assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
     assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_retention_clears_idle_sessions_and_quiet_failure_counts(site: Site) -> None:
+    from hub.services import retention
+
+    console = site.console()
+    console.sign_in(*ADMIN)
+    site.console().sign_in(ADMIN[0], "a wrong password here")
+    assert retention.run(site.hub) == []  # nothing is old yet
+    later = now_us() + 2 * site.hub.settings.console.lockout_max_seconds * 1_000_000
+    purged = {r.rule: r.count for r in retention.run(site.hub, now=later)}
+    assert purged["console-sessions"] >= 2  # the admin's and the failed attempt's
+    assert purged["sign-in-throttles"] == 2  # the account and the address
+    assert console.get("/console/members").status_code == 302

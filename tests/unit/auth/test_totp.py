@@ -53,3 +53,9 @@ def test_secrets_are_sealed_under_the_session_key() -> None:
     assert box.open(sealed) == secret
     with pytest.raises(ValueError, match="another session key"):
         totp.SecretBox(b"j" * 48).open(sealed)
+
+
+def test_qr_code_is_an_inline_svg() -> None:
+    svg = totp.qr_svg(totp.provisioning_uri(RFC_SECRET, "ops@hub.example", "CERT hub"))
+    assert svg.startswith('<svg role="img" aria-label="QR code of the key" ')
+    assert svg.endswith("</svg>")
