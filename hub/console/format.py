@@ -28,3 +28,8 @@ def day(text: str) -> int | None:
     except ValueError:
         return None
     return int(parsed.timestamp() * 1_000_000)
+
+
+def page_number(text: str | None) -> int:
+    """A page number from the query string (1 when missing or not a positive number)."""
+    return max(int(text), 1) if text and text.isdigit() else 1

@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 from flask import Response, render_template, request
 
 from hub.console import bp
-from hub.console.format import day
+from hub.console.format import day, page_number
 from hub.console.security import actor, hub, requires
 from hub.services import accountability, membership, users
 from hub.services import collections as collection_service
@@ -33,11 +33,6 @@ COMMON_ACTIONS = (
     "audit.export",
     "object.view",
 )
-
-
-def _page() -> int:
-    text = request.args.get("page", "1")
-    return max(int(text), 1) if text.isdigit() else 1
 
 
 def _range() -> tuple[int | None, int | None]:
@@ -72,7 +67,7 @@ def _log(
     """One log page (newest first, paged), or all of its filtered rows as CSV."""
     if request.args.get("format") == "csv":
         return _csv(name, fetch(hub(), **filters), columns)
-    size, page = hub().settings.console.page_size, _page()
+    size, page = hub().settings.console.page_size, page_number(request.args.get("page"))
     rows = fetch(hub(), **filters, limit=size + 1, offset=(page - 1) * size, newest_first=True)
     members = membership.list_members(hub())
     return render_template(

@@ -9,6 +9,7 @@ from werkzeug.wrappers import Response
 
 from hub.config import MEMBER_KINDS
 from hub.console import bp
+from hub.console.format import page_number
 from hub.console.security import actor, hub, may_manage_keys, member_in_scope, requires
 from hub.errors import HubError
 from hub.services import activity, admin, membership
@@ -74,11 +75,7 @@ def member_new() -> Page:
 def member(member_id: str) -> str:
     member_in_scope(member_id)
     found = membership.find_member(hub(), member_id)
-    page = (
-        max(int(request.args.get("page", "1") or 1), 1)
-        if request.args.get("page", "1").isdigit()
-        else 1
-    )
+    page = page_number(request.args.get("page"))
     size = 20
     submissions = activity.recent_submissions(
         hub(), found.id, limit=size + 1, offset=(page - 1) * size

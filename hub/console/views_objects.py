@@ -9,7 +9,7 @@ import orjson
 from flask import render_template, request
 
 from hub.console import bp
-from hub.console.format import day
+from hub.console.format import day, page_number
 from hub.console.security import actor, can, hub, requires, user
 from hub.services import browse, membership, users
 from hub.sharing.policy import NEVER_RELEASED
@@ -55,8 +55,7 @@ def objects() -> str:
         until_us=until + DAY_US if until is not None else None,
         all_versions=bool(args.get("all_versions")),
     )
-    text = args.get("page", "1")
-    page = max(int(text), 1) if text.isdigit() else 1
+    page = page_number(args.get("page"))
     size = hub().settings.console.page_size
     searched = any(v for k, v in args.items() if k != "page")
     hits = (

@@ -4,6 +4,7 @@ the audit trail, the dashboard and the object browser, each act in the audit tra
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import orjson
 import pytest
@@ -13,6 +14,7 @@ from hub.services.sharing import current_policy
 from hub.storage.sharing import PolicyRepository
 from tests.functional.console.conftest import Site
 from tests.support.console import ADMIN, PASSWORD, Console, audit_actions, held_indicator, submit
+from tests.support.hubs import make_hub
 from tests.support.stix import indicator
 
 AMBER = "marking-definition--f88d31f6-486f-44da-b317-01333bde0b82"
@@ -401,3 +403,21 @@ def test_admin_adds_a_member_admin_who_can_then_sign_in(site: Site) -> None:
     found = membership.find_user(site.hub, ADMIN[0])
     assert found is not None and found.role == "admin"
     assert [e["action"] for e in audit_actions(site.hub, "user.*")] == ["user.add"]
+
+
+def test_audit_trail_pages_newest_first(tmp_path: Path) -> None:
+    from hub.app import create_app
+    from hub.services.accountability import audit
+
+    hub = make_hub(tmp_path / "var", console={"page_size": 2})
+    for number in range(5):
+        audit(hub, f"test.event{number}", actor="cli:ops", actor_kind="cli")
+    console = Console(create_app(hub.settings, hub, start_worker=False))
+    console.sign_in(*ADMIN)
+    seen = []
+    for page in (1, 2, 3):
+        text = console.get(f"/console/audit?action=test.*&page={page}").get_data(as_text=True)
+        seen.append(re.findall(r"<code>(test\.event\d)</code>", text))
+        assert ('rel="next"' in text) == (page < 3)
+    assert seen == [["test.event4", "test.event3"], ["test.event2", "test.event1"], ["test.event0"]]
+    hub.close()
