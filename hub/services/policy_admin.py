@@ -41,7 +41,7 @@ class FeedEffect:
     alias: str
     newly: int = 0  # objects the change would release here that are not released now
     no_longer: int = 0  # objects released here now that the change would keep out
-    examples: list[str] = field(default_factory=list)
+    examples: list[str] = field(default_factory=list)  # ids of objects either way
 
 
 @dataclass
@@ -118,10 +118,11 @@ def _effects(hub: Hub, old: Policy, new: Policy, effects: dict[str, FeedEffect])
             examined += 1
             for alias in will - was:
                 effects[alias].newly += 1
-                if len(effects[alias].examples) < 5:
-                    effects[alias].examples.append(str(obj.get("id")))
             for alias in was - will:
                 effects[alias].no_longer += 1
+            for alias in will ^ was:
+                if len(effects[alias].examples) < 5:
+                    effects[alias].examples.append(str(obj.get("id")))
     return examined
 
 

@@ -193,7 +193,7 @@ def test_changing_the_matrix_shows_its_effect_then_makes_a_version(page: Page, l
     page.get_by_role("button", name="Review the change…").click()
     expect(page.get_by_role("heading", name="Confirm the policy change")).to_be_visible()
     effect = page.get_by_role("row", name="members")
-    expect(effect).to_contain_text("1")
+    expect(effect).to_contain_text(str(amber["id"]))
     screenshot(page, "policy-confirm")
     page.get_by_label("Why (kept with the version)").fill("AMBER to government only")
     page.get_by_role("button", name="Make it policy version").click()
