@@ -492,10 +492,11 @@ def collection_list(state: State) -> None:
     )
 
 
-from hub import cli_accountability, cli_sharing  # noqa: E402  (they add commands to `main`)
+from hub import cli_accountability, cli_connectors, cli_sharing  # noqa: E402  (they add commands)
 
 cli_sharing.register(main)
 cli_accountability.register(main)
+cli_connectors.register(main)
 
 if __name__ == "__main__":  # pragma: no cover
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
