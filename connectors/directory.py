@@ -48,6 +48,9 @@ class DirectorySource:
         self.tlp = tlp
         self.description = f"folder {folder}"
 
+    def close(self) -> None:
+        """Nothing to close: the folder is read file by file."""
+
     def collect(self, engine: Engine) -> None:
         if not self.folder.is_dir():
             raise ConnectorError(f"the folder {self.folder} does not exist")

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import orjson
 
 from connectors.remote import version_of
-from connectors.retry import Backoff, ConnectorError, Rejected, with_retries
+from connectors.retry import Backoff, Rejected, with_retries
 from connectors.state import Batch, Staged, StateStore
 from connectors.targets import Outcome, Target
 from hub.push import PlanParams, make_plan
@@ -211,8 +211,3 @@ class Engine:
         if len(outcome.failures) > FAILURES_LOGGED:
             more = len(outcome.failures) - FAILURES_LOGGED
             self.event(logging.WARNING, "object_failed", f"{source}: and {more} more failures")
-
-
-def require(condition: bool, message: str) -> None:
-    if not condition:
-        raise ConnectorError(message)

@@ -36,6 +36,8 @@ class Source(Protocol):
 
     def collect(self, engine: Engine) -> None: ...
 
+    def close(self) -> None: ...
+
 
 @dataclass
 class Connector:
@@ -45,12 +47,8 @@ class Connector:
     binding: dict[str, str]
 
     def close(self) -> None:
-        for part in (self.source, self.target):
-            close = getattr(part, "close", None) or getattr(
-                getattr(part, "remote", None), "close", None
-            )
-            if close is not None:
-                close()
+        self.source.close()
+        self.target.close()
 
 
 def hub_url(settings: Settings, connector: ConnectorSettings) -> str:

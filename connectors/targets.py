@@ -48,6 +48,9 @@ class Target(Protocol):
     def follow(self, status_id: str) -> Outcome | None:
         """The final outcome of an earlier delivery, or None while it is still pending."""
 
+    def close(self) -> None:
+        """Close its connections."""
+
 
 def _counts(status: Any) -> tuple[int, int, int, list[dict[str, Any]]]:
     """(successes, failures, pending, failure details) of a status resource (dict or Status)."""

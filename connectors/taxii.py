@@ -61,6 +61,9 @@ class TaxiiSource:
         self.tlp = tlp
         self.description = f"{remote.url} collection {remote.ref!r}"
 
+    def close(self) -> None:
+        self.remote.close()
+
     def cursor(self, engine: Engine) -> Cursor:
         return Cursor.load(engine.state.get("cursor"), self.start)
 
