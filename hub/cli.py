@@ -492,11 +492,17 @@ def collection_list(state: State) -> None:
     )
 
 
-from hub import cli_accountability, cli_sharing, cli_users  # noqa: E402  (they add commands)
+from hub import (  # noqa: E402  (each adds its commands to `main`)
+    cli_accountability,
+    cli_connectors,
+    cli_sharing,
+    cli_users,
+)
 
 cli_sharing.register(main)
 cli_accountability.register(main)
 cli_users.register(main)
+cli_connectors.register(main)
 
 if __name__ == "__main__":  # pragma: no cover
     os.environ.setdefault("PYTHONUNBUFFERED", "1")

@@ -15,10 +15,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, get_type_hints
+from urllib.parse import urlsplit
 
 MEMBER_KINDS = ("industry", "government")
 TLP_LEVELS = ("clear", "green", "amber", "amber+strict", "red")
 COLLECTION_KINDS = ("inbox", "feed", "trust-group")
+CONNECTOR_KINDS = ("taxii-pull", "taxii-push", "directory")
 ALIAS = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 _READER = re.compile(r"^(?:\*|industry|government|sector:[\w.-]+|(?:industry|government):[\w.-]+)$")
 
@@ -206,6 +208,87 @@ class CollectionSettings:
     retention_days: int = 0
 
 
+@dataclass(frozen=True)
+class ConnectorSettings:
+    """One `[connectors.<name>]` table: a standalone connector that reaches the hub over HTTP."""
+
+    name: str
+    kind: str
+    enabled: bool = True
+    # Seconds between runs of `hub connector run NAME` (without --once).
+    interval_seconds: int = 300
+    # The hub as the connector reaches it; empty: server.public_url, else server.host:port.
+    hub_url: str = ""
+    # The member API key (KEYID:SECRET) the connector uses: a file holding it, or the name of an
+    # environment variable. Write scope for taxii-pull and directory, read for taxii-push.
+    hub_key_file: str = ""
+    hub_key_env: str = ""
+    # taxii-pull and directory: the hub collection submitted to; taxii-push: the feed forwarded.
+    hub_collection: str = "inbox"
+    # taxii-pull and taxii-push: the remote TAXII 2.1 API root and collection (id, alias or title).
+    url: str = ""
+    collection: str = ""
+    # Remote credentials: HTTP Basic (username with password_file or password_env), or a bearer
+    # token (token_file or token_env). A PEM bundle to verify the remote's TLS certificate.
+    username: str = ""
+    password_file: str = ""
+    password_env: str = ""
+    token_file: str = ""
+    token_env: str = ""
+    ca_file: str = ""
+    # Objects asked for per TAXII page, and the most objects sent in one request.
+    page_size: int = 1000
+    batch_objects: int = 1000
+    # taxii-pull and taxii-push: only these STIX types (match[type]); empty: all.
+    types: tuple[str, ...] = ()
+    # taxii-pull: where the first run starts (a STIX timestamp); empty: the whole collection.
+    added_after: str = ""
+    # taxii-pull and directory: the TLP of objects and list rows that carry none.
+    tlp: str = ""
+    # directory: the folder watched, and where imported files are moved (empty: left in place).
+    path: str = ""
+    archive_dir: str = ""
+    # Seconds a request may take; attempts at a request failing for a transient reason (429,
+    # 5xx, network); the longest wait between attempts or failed runs.
+    timeout_seconds: int = 60
+    retries: int = 4
+    backoff_max_seconds: int = 300
+
+
+# The keys each kind of connector takes, besides those every kind takes.
+_CONNECTOR_COMMON = (
+    "kind",
+    "enabled",
+    "interval_seconds",
+    "hub_url",
+    "hub_key_file",
+    "hub_key_env",
+    "hub_collection",
+    "batch_objects",
+    "timeout_seconds",
+    "retries",
+    "backoff_max_seconds",
+)
+_CONNECTOR_REMOTE = (
+    "url",
+    "collection",
+    "username",
+    "password_file",
+    "password_env",
+    "token_file",
+    "token_env",
+    "ca_file",
+    "page_size",
+    "types",
+)
+CONNECTOR_KEYS: Mapping[str, frozenset[str]] = {
+    "taxii-pull": frozenset((*_CONNECTOR_COMMON, *_CONNECTOR_REMOTE, "added_after", "tlp")),
+    "taxii-push": frozenset((*_CONNECTOR_COMMON, *_CONNECTOR_REMOTE)),
+    "directory": frozenset((*_CONNECTOR_COMMON, "path", "archive_dir", "tlp")),
+}
+_SECRET_NAMES = ("password", "token", "hub_key", "key", "secret", "api_key")
+
+
 DEFAULT_COLLECTIONS: tuple[CollectionSettings, ...] = (
     CollectionSettings(
         "inbox",
@@ -256,6 +339,7 @@ class Settings:
     # that type ([sharing.allowed_properties] in the file).
     allowed_properties: tuple[tuple[str, tuple[str, ...]], ...] = ()
     collections: tuple[CollectionSettings, ...] = DEFAULT_COLLECTIONS
+    connectors: tuple[ConnectorSettings, ...] = ()
     # Where relative paths are resolved from: the config file's folder, else the working dir.
     base_dir: str = "."
 
@@ -273,6 +357,18 @@ class Settings:
         if configured:
             return (Path(self.base_dir) / configured).resolve()
         return self.data_dir / "secrets" / name
+
+    def path(self, configured: str) -> Path:
+        """A path from the config file, relative to its folder."""
+        return (Path(self.base_dir) / configured).resolve()
+
+    def connector(self, name: str) -> ConnectorSettings:
+        """The connector called `name`, or a ConfigError naming the ones there are."""
+        for connector in self.connectors:
+            if connector.name == name:
+                return connector
+        known = ", ".join(c.name for c in self.connectors) or "none is configured"
+        raise ConfigError(f"connectors.{name}: no such connector ({known})")
 
 
 _SECTIONS: dict[str, type[Any]] = {
@@ -312,7 +408,7 @@ def load_settings(path: str | None = None, env: Mapping[str, str] | None = None)
 
 
 def _build(raw: dict[str, Any], env: Mapping[str, str], base_dir: Path) -> Settings:
-    unknown = set(raw) - set(_SECTIONS) - {"collections"}
+    unknown = set(raw) - set(_SECTIONS) - {"collections", "connectors"}
     if unknown:
         raise ConfigError(f"unknown section [{sorted(unknown)[0]}]")
     sections: dict[str, Any] = {}
@@ -328,6 +424,7 @@ def _build(raw: dict[str, Any], env: Mapping[str, str], base_dir: Path) -> Setti
     collections = _collections(raw.get("collections"))
     settings = Settings(
         collections=collections,
+        connectors=_connectors(raw.get("connectors")),
         allowed_properties=allowed,
         base_dir=str(base_dir),
         **sections,
@@ -417,6 +514,86 @@ def _collections(raw: Any) -> tuple[CollectionSettings, ...]:
     return tuple(result)
 
 
+def _connectors(raw: Any) -> tuple[ConnectorSettings, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, dict):
+        raise ConfigError("[connectors] must be a table of [connectors.<name>] tables")
+    return tuple(_connector(name, table) for name, table in raw.items())
+
+
+def _connector(name: str, table: Any) -> ConnectorSettings:
+    key = f"connectors.{name}"
+    if not ALIAS.match(name):
+        raise ConfigError(f"{key}: a name is lowercase letters, digits, '-' or '_'")
+    if not isinstance(table, dict):
+        raise ConfigError(f"{key} must be a table")
+    kind = table.get("kind")
+    if kind not in CONNECTOR_KINDS:
+        raise ConfigError(f"{key}.kind: one of {', '.join(CONNECTOR_KINDS)}, got {kind!r}")
+    hints = get_type_hints(ConnectorSettings)
+    values: dict[str, Any] = {"name": name}
+    for setting, value in table.items():
+        if setting not in CONNECTOR_KEYS[kind]:
+            if setting in _SECRET_NAMES:
+                raise ConfigError(
+                    f"{key}.{setting}: never put a secret in the config; name a file "
+                    f"({setting}_file) or an environment variable ({setting}_env) holding it"
+                )
+            if setting in hints:
+                raise ConfigError(f"{key}.{setting}: not a setting of a {kind} connector")
+            raise ConfigError(f"{key}.{setting}: unknown setting")
+        if setting == "types":
+            values[setting] = _strings(f"{key}.types", value)
+        else:
+            values[setting] = _typed(f"{key}.{setting}", hints[setting], value)
+    connector = ConnectorSettings(**values)
+    _check_connector(key, connector)
+    return connector
+
+
+def _check_connector(key: str, c: ConnectorSettings) -> None:
+    required = {"taxii-pull": ("url", "collection"), "taxii-push": ("url", "collection")}
+    for setting in required.get(c.kind, ("path",)):
+        if not getattr(c, setting):
+            raise ConfigError(f"{key}.{setting}: required for a {c.kind} connector")
+    for secret in ("hub_key", "password", "token"):
+        if getattr(c, f"{secret}_file") and getattr(c, f"{secret}_env"):
+            raise ConfigError(f"{key}.{secret}_file: give {secret}_file or {secret}_env, not both")
+    if not (c.hub_key_file or c.hub_key_env):
+        raise ConfigError(
+            f"{key}.hub_key_file: name the file (or hub_key_env the variable) "
+            "holding the hub API key, KEYID:SECRET"
+        )
+    has_password = bool(c.password_file or c.password_env)
+    if has_password != bool(c.username):
+        raise ConfigError(f"{key}.username: a username and a password_file/_env go together")
+    if has_password and (c.token_file or c.token_env):
+        raise ConfigError(f"{key}.token_file: a token or a username and password, not both")
+    if c.kind == "taxii-push" and c.hub_collection == "inbox":
+        raise ConfigError(f'{key}.hub_collection: the hub feed to forward (e.g. "members")')
+    for setting in ("url", "hub_url"):
+        url: str = getattr(c, setting)
+        if not url:
+            continue
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ConfigError(f"{key}.{setting}: an http:// or https:// URL, got {url!r}")
+        if parts.username or parts.password:
+            raise ConfigError(f"{key}.{setting}: no credentials in a URL; use *_file or *_env")
+    if c.tlp and c.tlp not in TLP_LEVELS:
+        raise ConfigError(f"{key}.tlp: one of {', '.join(TLP_LEVELS)}")
+    if c.added_after and not re.match(
+        r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$", c.added_after
+    ):
+        raise ConfigError(f"{key}.added_after: a STIX timestamp like 2026-01-31T00:00:00Z")
+    for setting in ("interval_seconds", "page_size", "batch_objects", "timeout_seconds"):
+        if getattr(c, setting) < 1:
+            raise ConfigError(f"{key}.{setting}: at least 1")
+    if c.retries < 0 or c.backoff_max_seconds < 1:
+        raise ConfigError(f"{key}.retries: 0 or more; backoff_max_seconds: at least 1")
+
+
 def _principals(key: str, value: Any) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise ConfigError(f"{key}: expected a list of strings")
@@ -473,6 +650,9 @@ def _check(settings: Settings) -> None:
     url = settings.storage.url
     if url and not url.startswith(("sqlite:", "postgresql:", "postgresql+psycopg:")):
         raise ConfigError("storage.url: only sqlite:// and postgresql:// URLs are supported")
+    names = [c.name for c in settings.connectors]
+    if len(names) != len(set(names)):  # pragma: no cover - TOML refuses a table twice
+        raise ConfigError("connectors: a name is defined twice")
     aliases = [c.alias for c in settings.collections]
     if len(aliases) != len(set(aliases)):
         raise ConfigError("collections: an alias is defined twice")
