@@ -152,12 +152,12 @@ def decide(
                 continue
             place = hit.path or obj_type
             if action == "hold" and not approved:
-                outcome = "hold"
+                if outcome == "release":  # what cannot be redacted stays withheld
+                    outcome = "hold"
                 reasons.append(f"{hit.detector} in {place}")
             elif action == "redact":
                 if _cannot_redact(hit, obj_type):
-                    if outcome == "release":
-                        outcome = "withhold"
+                    outcome = "withhold"  # final: no review can release it as it is
                     reasons.append(f"{hit.detector} in {place} cannot be redacted")
                 else:
                     redact.append(hit)

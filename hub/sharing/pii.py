@@ -93,11 +93,21 @@ class Hit:
 
 def is_internal_address(text: str) -> bool:
     try:
-        address = ipaddress.ip_address(text)
+        address = ipaddress.ip_address(_without_leading_zeros(text))
     except ValueError:
         return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped  # ::ffff:10.0.0.1 is 10.0.0.1
     networks = _INTERNAL_V4 if address.version == 4 else _INTERNAL_V6
     return any(address in network for network in networks)
+
+
+def _without_leading_zeros(text: str) -> str:
+    """192.168.001.010 as 192.168.1.10: people write it, and ipaddress refuses it."""
+    parts = text.split(".")
+    if len(parts) == 4 and all(p.isdigit() for p in parts):
+        return ".".join(str(int(p)) for p in parts)
+    return text
 
 
 class Detectors:
@@ -133,7 +143,8 @@ class Detectors:
         if obj_type in ("user-account", "email-addr"):
             shown = obj.get("value") or obj.get("user_id") or obj.get("account_login") or ""
             hits.append(Hit("account", "", str(shown)))
-        if obj_type == "identity" and obj.get("identity_class") == "individual":
+        person = obj_type == "identity" and obj.get("identity_class") == "individual"
+        if person:
             name = obj.get("name")
             if isinstance(name, str):
                 hits.append(Hit("person-name", "name", name))
@@ -145,18 +156,20 @@ class Detectors:
             value = obj.get("value")
             if isinstance(value, str) and value.lower().endswith(self._suffixes):
                 hits.append(Hit("internal-hostname", "value", value))
+        if obj_type == "url":
+            # A URL cannot be cut apart and stay a URL: a hit in it is a hit on the whole.
+            value = obj.get("value")
+            if isinstance(value, str):
+                found = {hit.detector for hit in self.scan_text("value", value)}
+                hits.extend(Hit(d, "value", value) for d in sorted(found))
         sco = obj_type in SCO_TYPES
         segments: list[tuple[str, str]] = []
         for key, value in obj.items():
             if key.startswith("x_"):
+                # Scanned below too: where custom properties are allowed, what is in them is not.
                 hits.append(Hit("custom-property", key, _shown(value)))
+            elif _skipped(key, sco, person):
                 continue
-            if key in _NOT_TEXT or key.endswith(("_ref", "_refs")):
-                continue
-            if sco and key == "value":
-                continue
-            if obj_type == "identity" and key == "name" and hits and hits[-1].path == "name":
-                continue  # already a person-name hit as a whole
             segments.extend(_strings(key, value))
         if segments:
             hits.extend(self._scan_segments(segments))
@@ -197,8 +210,11 @@ class Detectors:
                         add(2, "internal-address", *match.span())
         if "::" in joined or _IPV6_HINT.search(joined):
             for match in _IPV6.finditer(joined):
-                if match.group().count(":") >= 2 and is_internal_address(match.group()):
-                    add(3, "internal-address", *match.span())
+                found, (start, end) = match.group(), match.span()
+                if found.endswith(":") and not found.endswith("::"):
+                    found, end = found[:-1], end - 1  # "fd00::1: refused": the colon is prose
+                if found.count(":") >= 2 and is_internal_address(found):
+                    add(3, "internal-address", start, end)
         if (
             self._hostname is not None
             and self._suffix_probe is not None
@@ -211,6 +227,13 @@ class Detectors:
             Hit(detector, segments[index][0], segments[index][1][start:end], start, end)
             for index, _, _, detector, start, end in found
         ]
+
+
+def _skipped(key: str, sco: bool, person: bool) -> bool:
+    """Top-level properties that are not free text, or are already a hit as a whole."""
+    if key in _NOT_TEXT or key.endswith(("_ref", "_refs")):
+        return True
+    return (sco and key == "value") or (person and key == "name")
 
 
 def _strings(path: str, value: Any) -> Iterator[tuple[str, str]]:

@@ -31,8 +31,8 @@ DETECTORS: Final[Mapping[str, str]] = MappingProxyType(
         "phone": "telephone numbers in free text",
         "person-name": "the name of an identity whose identity_class is individual",
         "account": "user-account and email-addr observables (the victim's accounts)",
-        "internal-address": "RFC 1918 / loopback / link-local addresses in free text",
-        "internal-hostname": "host names under an internal domain in free text",
+        "internal-address": "RFC 1918 / loopback / link-local addresses in free text and URLs",
+        "internal-hostname": "host names under an internal domain in free text and URLs",
         "custom-property": "custom x_ properties, whose meaning the hub cannot vet",
     }
 )
@@ -386,15 +386,7 @@ class Policy:
     def from_document(cls, document: Mapping[str, Any]) -> Policy:
         """Rebuild a policy from `to_document()`'s form; PolicyError if it is not one."""
         try:
-            feeds = tuple(
-                FeedPolicy(
-                    str(feed["alias"]),
-                    frozenset(feed["tlp"]),
-                    str(feed.get("identity", "consent")),
-                    bool(feed.get("government", False)),
-                )
-                for feed in document.get("feeds", ())
-            )
+            feeds = tuple(_feed_from_document(feed) for feed in document.get("feeds", ()))
             return cls(
                 feeds=feeds,
                 default_tlp=str(document.get("default_tlp", "amber")),
@@ -415,6 +407,17 @@ class Policy:
             if feed.alias == alias:
                 return feed
         return None
+
+
+def _feed_from_document(feed: Mapping[str, Any]) -> FeedPolicy:
+    alias = str(feed["alias"])
+    levels, government = feed["tlp"], feed.get("government", False)
+    # Checked, not coerced: bool("false") is True, and frozenset("red") is {"r", "e", "d"}.
+    if isinstance(levels, str) or not isinstance(levels, Iterable):
+        raise PolicyError(f"feed {alias}: tlp is a list of TLP levels")
+    if not isinstance(government, bool):
+        raise PolicyError(f"feed {alias}: government is true or false")
+    return FeedPolicy(alias, frozenset(levels), str(feed.get("identity", "consent")), government)
 
 
 @dataclass(frozen=True, slots=True)

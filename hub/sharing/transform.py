@@ -10,6 +10,7 @@ and leave their input alone.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Mapping
 from typing import Any
@@ -21,6 +22,13 @@ from hub.sharing.pii import REDACTED, Hit, redact_text
 from hub.sharing.policy import SCO_TYPES, Policy, Submitter
 from hub.sharing.pseudonyms import AudienceIdentity
 from hub.stix.markings import TLP2_MARKING_IDS
+
+# Strings that cannot carry a name, only look like one: STIX identifiers and hex digests. An
+# alias such as "ABB" or "ACE" occurs in them by chance; rewriting it there would corrupt the
+# reference or the hash, so in them only the submitter's identity ids are replaced.
+_OPAQUE = re.compile(
+    r"[a-z0-9][a-z0-9-]*--[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}|[0-9a-fA-F]{16,}"
+)
 
 # Objects that may carry created_by_ref: every type but cyber-observables and (here) the
 # hub's own marking definitions, which are never released from a submission.
@@ -38,11 +46,11 @@ def sanitise(obj: Mapping[str, Any], decision: Decision, policy: Policy) -> dict
         if key in ("object_marking_refs", "granular_markings"):
             continue
         if key.startswith("x_"):
-            hits = by_path.get(key)
-            if hits:
-                result[key] = REDACTED.format(hits[0].detector)
+            whole = [hit for hit in by_path.get(key, ()) if hit.whole]
+            if whole:
+                result[key] = REDACTED.format(whole[0].detector)
             elif policy.action("custom-property") == "allow" or decision.keep_unlisted:
-                result[key] = _copy(value)
+                result[key] = _redacted(key, value, by_path)
             continue
         if allowed is not None and key not in allowed and not decision.keep_unlisted:
             continue
@@ -87,7 +95,9 @@ class AudienceRewriter:
             needles = identity_needles(submitter)
         self._names = {n.lower(): identity.name for n in needles if n not in ids}
         self._pattern = needle_pattern(sorted(needles, key=lambda n: (-len(n), n)))
-        self._lowered = tuple(n.lower() for n in needles)
+        # As the needles appear inside JSON text (quotes and backslashes escaped), lower-cased.
+        self._lowered = tuple(orjson.dumps(n).decode("utf-8")[1:-1].lower() for n in needles)
+        self._id_pattern = needle_pattern(sorted(ids, key=lambda n: (-len(n), n)))
 
     def _replace(self, text: str) -> str:
         if self._pattern is None:
@@ -95,6 +105,8 @@ class AudienceRewriter:
         exact = self._ids.get(text)
         if exact is not None:
             return exact
+        if _OPAQUE.fullmatch(text):
+            return self._id_pattern.sub(self._swap, text) if self._id_pattern else text
         return self._pattern.sub(self._swap, text)
 
     def _swap(self, match: Any) -> str:

@@ -187,9 +187,9 @@ def resolve(obj: Mapping[str, Any], definitions: Mapping[str, MarkingMeaning]) -
     unknown: list[str] = []
     refs = marking_refs(obj)
     for ref in refs:
-        meaning = definitions.get(ref)
-        if meaning is None:
-            meaning = _builtin(ref)
+        # A well-known id always means at least what it is known to mean, whatever a
+        # definition handed in under that id claims.
+        meaning = _merge(definitions.get(ref), _builtin(ref))
         if meaning is None:
             if ref not in unknown:
                 unknown.append(ref)
@@ -197,6 +197,21 @@ def resolve(obj: Mapping[str, Any], definitions: Mapping[str, MarkingMeaning]) -
         tlp = more_restrictive(tlp, meaning.tlp)
         consent = narrower_consent(consent, meaning.consent)
     return Markings(tlp, consent, tuple(unknown), tuple(refs))
+
+
+def _merge(a: MarkingMeaning | None, b: MarkingMeaning | None) -> MarkingMeaning | None:
+    """Both meanings at once: the more restrictive TLP and the narrower consent."""
+    if a is None or b is None:
+        return a or b
+    return _both(a, b)
+
+
+def _both(a: MarkingMeaning, b: MarkingMeaning) -> MarkingMeaning:
+    return MarkingMeaning(
+        more_restrictive(a.tlp, b.tlp),
+        narrower_consent(a.consent, b.consent),
+        a.statement and b.statement,
+    )
 
 
 def _builtin(ref: str) -> MarkingMeaning | None:
@@ -209,8 +224,11 @@ def _builtin(ref: str) -> MarkingMeaning | None:
 
 def definitions_in(objects: Iterable[Any]) -> dict[str, MarkingMeaning]:
     """The readable marking-definitions among `objects`, by id. A definition claiming a
-    well-known id is read for what it says too: the more restrictive meaning wins."""
+    well-known id is read for what it says too: the more restrictive meaning wins. An id
+    defined more than once means all its definitions at once (the most restrictive wins), and
+    an id with any unreadable definition is left out, so it stays unknown unless well known."""
     found: dict[str, MarkingMeaning] = {}
+    unreadable: set[str] = set()
     for obj in objects:
         if not isinstance(obj, Mapping) or obj.get("type") != "marking-definition":
             continue
@@ -219,14 +237,15 @@ def definitions_in(objects: Iterable[Any]) -> dict[str, MarkingMeaning]:
             continue
         meaning = read_definition(obj)
         if meaning is None:
+            unreadable.add(marking_id)
             continue
-        builtin = _builtin(marking_id)
-        if builtin is not None:
-            meaning = MarkingMeaning(
-                more_restrictive(meaning.tlp, builtin.tlp),
-                narrower_consent(meaning.consent, builtin.consent),
-            )
+        for other in (found.get(marking_id), _builtin(marking_id)):
+            if other is not None:
+                meaning = _both(meaning, other)
         found[marking_id] = meaning
+    for marking_id in unreadable:
+        if _builtin(marking_id) is None:
+            found.pop(marking_id, None)
     return found
 
 
