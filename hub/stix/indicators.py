@@ -600,6 +600,8 @@ def keep_history(
     """
     if stored is None or not isinstance(stored.get("created"), str):
         return new
+    if stored.get("revoked") is True:
+        return stored  # revocation is final in STIX 2.1: no version may follow it
     candidate = dict(new, created=stored["created"])
     if not dated and isinstance(stored.get("valid_from"), str):
         candidate["valid_from"] = stored["valid_from"]

@@ -901,3 +901,10 @@ def test_a_new_version_is_later_than_the_stored_one_even_if_the_clock_is_not() -
 def test_nothing_stored_leaves_the_conversion_alone() -> None:
     made = _convert_at("type,value\nipv4,198.51.100.7\n", "2026-01-01T00:00:00.000Z").objects[0]
     assert keep_history(made, None, dated=False) is made
+
+
+def test_a_revoked_indicator_stays_revoked_when_its_row_is_sent_again() -> None:
+    first = _convert_at("type,value\nipv4,198.51.100.7\n", "2026-01-01T00:00:00.000Z").objects[0]
+    revoked = {**first, "modified": "2026-01-02T00:00:00.000Z", "revoked": True}
+    again = _convert_at("type,value\nipv4,198.51.100.7\n", "2026-02-01T00:00:00.000Z")
+    assert keep_history(again.objects[0], revoked, dated=False) == revoked

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import text
 
 from hub.services import Hub
@@ -28,20 +29,24 @@ def test_upgrade_is_idempotent_and_current(any_hub: Hub) -> None:
 
 
 def test_bodies_move_to_parts_and_details_are_grouped_and_back(tmp_path: Path) -> None:
+    scripts = ScriptDirectory(str(Path(migrate.__file__).parent / "migrations"))
+    before = scripts.get_revision("0006").down_revision
+    assert isinstance(before, str)
     db = Database(f"sqlite:///{tmp_path / 'hub.db'}")
-    migrate.upgrade(db, "0003")
+    migrate.upgrade(db, before)
     raw = b'{"objects": []}' * 100_000  # more than one part
     with db.write() as conn:
         conn.execute(
             text(
-                "INSERT INTO members VALUES ('m', 'M', 'industry', NULL, 'none', 'active', NULL,"
-                " 0, 0)"
+                "INSERT INTO members (id, name, kind, consent, status, created_us, updated_us)"
+                " VALUES ('m', 'M', 'industry', 'none', 'active', 0, 0)"
             )
         )
         conn.execute(
             text(
-                "INSERT INTO collections VALUES ('c', 'c', 'C', '', 'trust-group', '[]', '[]',"
-                " 'cli', 0, 1, 0)"
+                "INSERT INTO collections (id, alias, title, description, kind, readers, writers,"
+                " source, created_us, next_seq, last_added_us)"
+                " VALUES ('c', 'c', 'C', '', 'trust-group', '[]', '[]', 'cli', 0, 1, 0)"
             )
         )
         conn.execute(text("INSERT INTO statuses VALUES ('st', 'c', 'm', 'pending', 0, 3, 2, 1, 0)"))
@@ -81,7 +86,7 @@ def test_bodies_move_to_parts_and_details_are_grouped_and_back(tmp_path: Path) -
     assert status is not None
     assert (status.successes, status.failures) == expected
 
-    migrate.downgrade(db, "0003")
+    migrate.downgrade(db, before)
     with db.read() as conn:
         assert conn.execute(text("SELECT raw FROM submissions")).scalar_one() == raw
         rows = conn.execute(
