@@ -210,10 +210,10 @@ class Detectors:
                         add(2, "internal-address", *match.span())
         if "::" in joined or _IPV6_HINT.search(joined):
             for match in _IPV6.finditer(joined):
-                found, (start, end) = match.group(), match.span()
-                if found.endswith(":") and not found.endswith("::"):
-                    found, end = found[:-1], end - 1  # "fd00::1: refused": the colon is prose
-                if found.count(":") >= 2 and is_internal_address(found):
+                address, (start, end) = match.group(), match.span()
+                if address.endswith(":") and not address.endswith("::"):
+                    address, end = address[:-1], end - 1  # "fd00::1: refused": the colon is prose
+                if address.count(":") >= 2 and is_internal_address(address):
                     add(3, "internal-address", start, end)
         if (
             self._hostname is not None
