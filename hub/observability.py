@@ -116,6 +116,27 @@ class DatabaseCollector(Collector):
         )
 
 
+class ConnectorCollector(Collector):
+    """Each configured connector's counters, read from its state file at scrape time (the
+    connectors run as their own processes; their state files are on this machine)."""
+
+    def __init__(self, hub: Hub) -> None:
+        self.hub = hub
+
+    def collect(self) -> Iterator[Any]:
+        from connectors.status import counters
+
+        family = CounterMetricFamily(
+            "hub_connector_objects",
+            "Objects each connector handled, by outcome (fetched, submitted, succeeded, ...).",
+            labels=["connector", "kind", "outcome"],
+        )
+        for entry in counters(self.hub.settings):
+            for outcome, value in sorted(entry["counters"].items()):
+                family.add_metric([entry["name"], entry["kind"], outcome], int(value))
+        yield family
+
+
 def _registry(hub: Hub) -> CollectorRegistry:
     registry = CollectorRegistry()
     if os.environ.get(MULTIPROC_ENV):
@@ -124,6 +145,8 @@ def _registry(hub: Hub) -> CollectorRegistry:
         for metric in (REQUEST_SECONDS, FEED_READS, FEED_OBJECTS):
             registry.register(metric)
     registry.register(DatabaseCollector(hub))
+    if hub.settings.connectors:
+        registry.register(ConnectorCollector(hub))
     return registry
 
 

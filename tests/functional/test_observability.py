@@ -125,3 +125,38 @@ def test_readiness_names_redis_when_it_is_down(tmp_path: Path, private_redis: Pr
     finally:
         live.stop()
         hub.close()
+
+
+def test_metrics_export_each_connectors_counters(tmp_path: Path) -> None:
+    from connectors.runner import state_path
+    from connectors.state import StateStore
+    from hub.config import load_settings
+
+    (tmp_path / "drop").mkdir()
+    (tmp_path / "hub.key").write_text("hk_x:hks_y\n")
+    config = tmp_path / "hub.toml"
+    config.write_text(
+        f'[storage]\ndata_dir = "{tmp_path / "var"}"\n'
+        '[connectors.drop]\nkind = "directory"\npath = "drop"\n'
+        'hub_url = "http://127.0.0.1:9"\nhub_key_file = "hub.key"\n'
+    )
+    settings = load_settings(str(config), env={})
+    hub = Hub.open(settings)
+    from hub.services import setup
+
+    setup.init(hub, admin_password="an admin password for tests")
+    path = state_path(settings, "drop")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    store = StateStore.open(path)
+    store.count(fetched=12, submitted=10, failed=2)
+    store.close()
+    live = LiveServer(hub)
+    try:
+        text = requests.get(f"{live.url}/metrics", timeout=10).text
+        labels = ('connector="drop"', 'kind="directory"')
+        assert _metric(text, "hub_connector_objects_total", *labels, 'outcome="fetched"') == 12
+        assert _metric(text, "hub_connector_objects_total", *labels, 'outcome="submitted"') == 10
+        assert _metric(text, "hub_connector_objects_total", *labels, 'outcome="failed"') == 2
+    finally:
+        live.stop()
+        hub.close()
