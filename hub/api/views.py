@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response, g, request
 
 from hub.errors import BadRequest, NotFound
 from hub.services import accountability, ingest
@@ -63,6 +63,7 @@ def create_submission() -> Response:
         channel="api",
         idempotency_key=request.headers.get("Idempotency-Key"),
         default_tlp=request.args.get("tlp"),
+        request_id=g.get("request_id"),
     )
     return _json(_submission(submission, render.status(status)), status=202)
 

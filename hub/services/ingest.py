@@ -122,6 +122,7 @@ def submit(
     channel: str,
     idempotency_key: str | None = None,
     default_tlp: str | None = None,
+    request_id: str | None = None,
 ) -> tuple[Submission, Status]:
     """Record a submission durably, then process it (if small) or queue it. Returns it with its
     status resource as it stands when the request is answered.
@@ -182,6 +183,7 @@ def submit(
         finished_us=None if pending else received,
         idempotency_key=idempotency_key,
         default_tlp=default_tlp,
+        request_id=request_id,
     )
     try:
         with hub.db.write() as conn:

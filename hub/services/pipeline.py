@@ -130,6 +130,17 @@ def process(hub: Hub, submission_id: str, *, parsed: Parsed | None = None) -> bo
             submissions.advance(submission_id, end, done=last, now_us=now_us())
         hub.db.wrote(len(news))
         start = end
+        if last:
+            log.info(
+                "submission %s processed (%d objects)",
+                submission_id,
+                end,
+                extra={
+                    "submission_id": submission_id,
+                    "member_id": submission.member_id,
+                    "request_id": submission.request_id,
+                },
+            )
     return True
 
 

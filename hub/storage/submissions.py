@@ -28,6 +28,7 @@ class Submission:
     finished_us: int | None
     idempotency_key: str | None = None
     default_tlp: str | None = None
+    request_id: str | None = None
 
 
 _COLS = [submissions.c[name] for name in Submission.__slots__]

@@ -168,6 +168,8 @@ submissions = Table(
     Column("default_tlp", String(20), nullable=True),
     # When retention emptied `raw` (the metadata and SHA-256 stay).
     Column("raw_purged_us", BigInteger, nullable=True),
+    # The X-Request-Id of the request that brought it, so the worker's logs carry it too.
+    Column("request_id", String(128), nullable=True),
     Index(None, "state", "enqueued_us"),
     UniqueConstraint("member_id", "idempotency_key"),
 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, current_app, g, request
 
 from hub.errors import NotFound
 from hub.observability import count_feed_read
@@ -155,6 +155,7 @@ def add_objects(api_root: str, collection_id: str) -> Response:
         body,
         request.headers["Content-Type"],
         channel="taxii",
+        request_id=g.get("request_id"),
     )
     return taxii_response(render.dumps(render.status(status)), status=202)
 

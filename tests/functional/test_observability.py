@@ -160,3 +160,37 @@ def test_metrics_export_each_connectors_counters(tmp_path: Path) -> None:
     finally:
         live.stop()
         hub.close()
+
+
+def test_the_request_id_reaches_the_worker_that_processes_the_submission(
+    tmp_path: Path, private_redis: PrivateRedis, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    from hub.services.pipeline import process
+
+    hub = make_hub(
+        tmp_path / "var",
+        queue={"redis_url": private_redis.url},
+        ingest={"inline_max_objects": 0},
+    )
+    world = make_world(hub)
+    live = LiveServer(hub)  # with Redis configured, no pipeline thread: the test is the worker
+    try:
+        answer = requests.post(
+            f"{live.url}/api/v1/submissions",
+            json={"objects": [indicator("198.51.100.77")]},
+            headers={"X-Request-Id": "push-batch-000123"},
+            auth=world.acme.basic,
+            timeout=30,
+        )
+        assert answer.status_code == 202
+        assert answer.json()["state"] == "pending"
+        with caplog.at_level(logging.INFO, logger="hub.services.pipeline"):
+            assert process(hub, answer.json()["id"])  # outside any request, as a worker runs
+        done = [r for r in caplog.records if "processed" in r.getMessage()]
+        assert [getattr(r, "request_id", None) for r in done] == ["push-batch-000123"]
+        assert getattr(done[0], "submission_id", None) == answer.json()["id"]
+    finally:
+        live.stop()
+        hub.close()
