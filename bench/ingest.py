@@ -458,10 +458,18 @@ class Endpoint:
     auth: tuple[str, str]
     collection_id: str
     api_root: str = "hub"
+    # Where the posted objects become visible, if not in the collection posted to (the inbox
+    # releases to feeds by the sharing rules).
+    feed_id: str | None = None
 
     @property
     def objects_url(self) -> str:
         return f"{self.base}taxii2/{self.api_root}/collections/{self.collection_id}/objects/"
+
+    @property
+    def feed_url(self) -> str:
+        feed = self.feed_id or self.collection_id
+        return f"{self.base}taxii2/{self.api_root}/collections/{feed}/objects/"
 
     def status_url(self, status_id: str) -> str:
         return f"{self.base}taxii2/{self.api_root}/status/{status_id}/"
@@ -505,8 +513,10 @@ class HubDeployment:
         workers: int,
         max_content_length: int = 64 * MIB,
         max_objects: int = 100_000,
+        rules: bool = False,
     ) -> None:
         self.name = name
+        self.rules = rules
         self.root = root
         self.backend = backend
         self.workers = workers
@@ -565,19 +575,27 @@ class HubDeployment:
         self.cli("init", "--admin-password", f"bench-admin-{uuid.uuid4().hex}")
         member = self.cli("member", "add", "Bench", "--kind", "industry", "--sector", "finance")
         key = self.cli("key", "issue", member["id"], "--scope", "read,write")
-        collection = self.cli(
-            "collection",
-            "add",
-            "bench",
-            "--title",
-            "Bench",
-            "--readers",
-            "industry",
-            "--writers",
-            "industry",
-        )
         base = f"http://127.0.0.1:{port}/"
-        self.endpoint = Endpoint(base, (key["id"], key["secret"]), collection["id"])
+        if self.rules:
+            # The inbox: every object goes through the sharing rules to the three default
+            # feeds (public, members, government); it is visible once in the members feed.
+            ids = {c["alias"]: c["id"] for c in self.cli("collection", "list")}
+            self.endpoint = Endpoint(
+                base, (key["id"], key["secret"]), ids["inbox"], feed_id=ids["members"]
+            )
+        else:
+            collection = self.cli(
+                "collection",
+                "add",
+                "bench",
+                "--title",
+                "Bench",
+                "--readers",
+                "industry",
+                "--writers",
+                "industry",
+            )
+            self.endpoint = Endpoint(base, (key["id"], key["secret"]), collection["id"])
         self.watch.start()
         self._stack.callback(self.watch.stop)
         web = Proc("web", [hub_command(), "--config", str(self.config), "serve"], self._log("web"))
@@ -773,7 +791,7 @@ class FeedWatcher(threading.Thread):
             walk_last = self.last_added
             while True:
                 answer = session.get(
-                    self.endpoint.objects_url,
+                    self.endpoint.feed_url,
                     params={**params, "next": token} if token else params,
                     headers={"Accept": TAXII},
                     timeout=120,
@@ -952,11 +970,14 @@ class ProfileSummary:
         return self.samples / (self.rate * self.seconds) if self.seconds else 0.0
 
 
+REPO_ROOT = str(Path(__file__).resolve().parents[1]) + "/"
+
+
 def _frame_name(frame: str) -> str:
     """`func (path/to/mod.py:123)` -> `to/mod.py:func` (site-packages and repo paths shortened)."""
     func, _, where = frame.rpartition(" (")
     path = where.rstrip(")").rsplit(":", 1)[0]
-    for marker in ("site-packages/", "/work/main/", "lib/python3.11/"):
+    for marker in ("site-packages/", REPO_ROOT, "lib/python3.11/"):
         if marker in path:
             path = path.split(marker, 1)[1]
             break
@@ -1051,6 +1072,9 @@ class Scenario:
     workers: int  # 0: the pipeline runs on a thread of each web process
     batch: int | None = None  # None: --batch
     analyze: bool = True  # PostgreSQL: ANALYZE after the warm-up, as autovacuum would
+    # Post to the inbox, so every object goes through the sharing rules to three feeds, and
+    # count it visible in the members feed; else a trust group stores objects as they come.
+    rules: bool = False
 
     @property
     def mode(self) -> str:
@@ -1071,6 +1095,8 @@ SCENARIOS = {
         Scenario("pg-1w-no-analyze", POSTGRES, 1, analyze=False),
         Scenario("sqlite-2w-b1000", SQLITE, 2, 1_000),
         Scenario("sqlite-2w-b10000", SQLITE, 2, 10_000),
+        Scenario("sqlite-2w-rules", SQLITE, 2, rules=True),
+        Scenario("pg-2w-rules", POSTGRES, 2, rules=True),
     )
 }
 SECTIONS = (STAGES, *SCENARIOS, GROWTH, BIG, MEDALLION)
@@ -1142,7 +1168,11 @@ def run_scenario(scenario: Scenario, data: Dataset, opts: Options) -> ScenarioRe
     )
     root = opts.work_dir / scenario.name
     with HubDeployment(
-        scenario.name, root, backend=scenario.backend, workers=scenario.workers
+        scenario.name,
+        root,
+        backend=scenario.backend,
+        workers=scenario.workers,
+        rules=scenario.rules,
     ) as hub:
         assert hub.endpoint is not None
         client = Client(hub.endpoint.auth)
