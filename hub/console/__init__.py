@@ -32,6 +32,7 @@ def init_app(app: Flask, hub: Hub) -> None:
     from hub.console import (  # noqa: F401 - each module adds its views to bp
         views_audit,
         views_auth,
+        views_connectors,
         views_dashboard,
         views_members,
         views_objects,
