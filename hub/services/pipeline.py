@@ -88,6 +88,8 @@ def process(hub: Hub, submission_id: str, *, parsed: Parsed | None = None) -> bo
                     orjson.dumps(obj).decode("utf-8"),
                 )
             )
+        # Rendering the feeds' versions is CPU work: done before the write transaction.
+        prepared = releaser.prepare([i for i in items if i is not None]) if releaser else None
         with hub.db.write() as conn:
             submissions = SubmissionRepository(conn)
             state, current = submissions.lock_progress(submission_id)
@@ -123,7 +125,7 @@ def process(hub: Hub, submission_id: str, *, parsed: Parsed | None = None) -> bo
                 else:
                     successes.append(Detail(key.object_id, version, "already received"))
             if releaser is not None and to_release:
-                releaser.release(conn, to_release)
+                releaser.release(conn, to_release, prepared)
             StatusRepository(conn).record_progress(
                 submission.status_id, successes, chunk_failures, complete=last
             )

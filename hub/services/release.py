@@ -28,7 +28,7 @@ from hub.sharing.pseudonyms import (
     pseudonym,
     real_identity,
 )
-from hub.sharing.transform import AudienceRewriter, sanitise
+from hub.sharing.transform import AudienceRewriter, probe_text, sanitise
 from hub.stix.markings import MarkingMeaning, definitions_in, tlp2_definition
 from hub.stix.objects import VersionKey, version_key
 from hub.stix.timestamps import TimestampError, now_us, parse_us
@@ -71,6 +71,10 @@ def summary(decision: Decision) -> str:
     if decision.outcome == "withhold":
         return "not forwarded: " + "; ".join(decision.reasons)
     return "rejected: " + "; ".join(decision.reasons)
+
+
+# id(item) -> feed alias -> (the identity it appears under, its stored version there)
+Prepared = dict[int, dict[str, tuple[AudienceIdentity, NewVersion]]]
 
 
 @dataclass
@@ -120,12 +124,33 @@ class Releaser:
             self._rewriters[key] = rewriter
         return rewriter
 
-    def release(self, conn: Connection, items: Sequence[Item]) -> None:
+    def prepare(self, items: Sequence[Item]) -> Prepared:
+        """Each released item's version for every feed, rendered and serialised ahead of the
+        chunk's write transaction, so the transaction (which on SQLite every worker waits for)
+        only stores them."""
+        released = [item for item in items if item.decision.outcome == "release"]
+        if not released:
+            return {}
+        with self.hub.db.read() as conn:
+            previous = self._previous(conn, released)
+        return {
+            id(item): {
+                alias: (identity, _new_version(item.key, out))
+                for alias, (identity, out) in self._outputs(item, previous).items()
+            }
+            for item in released
+        }
+
+    def release(
+        self, conn: Connection, items: Sequence[Item], prepared: Prepared | None = None
+    ) -> None:
         """Store the released versions of `items` (objects just stored in the inbox) in their
         feeds, with receipts; queue held ones for review; carry revocations to every feed the
-        object reached before. Runs inside the chunk's write transaction."""
+        object reached before. Runs inside the chunk's write transaction; `prepared` is what
+        `prepare` rendered for these items beforehand."""
         now = now_us()
-        previous = self._previous(conn, items)
+        if prepared is None:
+            prepared = self.prepare(items)
         per_feed: dict[str, list[NewVersion]] = {}
         made: list[Receipt] = []
         held: list[ReviewItem] = []
@@ -141,13 +166,13 @@ class Releaser:
                     if decision.redact
                     else None
                 )
-                for alias, (identity, out) in self._outputs(item, previous).items():
+                for alias, (identity, version) in prepared.get(id(item), {}).items():
                     if alias not in self.feeds:
                         continue
                     feed = self.feeds[alias]
                     versions = per_feed.setdefault(alias, [])
                     self._publish_support(alias, identity, decision.tlp, versions)
-                    versions.append(_new_version(item.key, out))
+                    versions.append(version)
                     made.append(
                         self._receipt(item, feed.id, identity, decision, redactions, "release", now)
                     )
@@ -179,6 +204,7 @@ class Releaser:
         decision = item.decision
         base = sanitise(item.obj, decision, self.policy)
         outputs: dict[str, tuple[AudienceIdentity, dict[str, Any]]] = {}
+        probe: str | None = None  # made once, searched by each feed's rewriter
         for verdict in decision.feeds:
             if not verdict.released:
                 continue
@@ -188,7 +214,9 @@ class Releaser:
             if earlier is not None and earlier != identity.id and not verdict.named:
                 # Released before under an older pseudonym key: keep that creator.
                 identity = AudienceIdentity(earlier, "a member of this hub", False, {})
-            outputs[verdict.alias] = (identity, self._rewriter(identity).apply(base))
+            if probe is None:
+                probe = probe_text(base)
+            outputs[verdict.alias] = (identity, self._rewriter(identity).apply(base, probe))
         return outputs
 
     def _publish_support(

@@ -83,6 +83,13 @@ def _copy(value: Any) -> Any:
     return value
 
 
+def probe_text(base: Mapping[str, Any]) -> str:
+    """The object but its `created_by_ref`, as lower-cased JSON: what the rewrite's fast path
+    searches for the submitter's names and ids."""
+    rest = {k: v for k, v in base.items() if k != "created_by_ref"}
+    return orjson.dumps(rest).decode("utf-8").lower()
+
+
 class AudienceRewriter:
     """Rewrites the submitter into one feed's identity; built once per (submitter, feed)."""
 
@@ -119,13 +126,14 @@ class AudienceRewriter:
                 return replacement
         return self._names.get(lowered, self.identity.name)
 
-    def _mentions_submitter(self, base: Mapping[str, Any]) -> bool:
+    def _mentions_submitter(self, base: Mapping[str, Any], text: str | None = None) -> bool:
         """Does anything but `created_by_ref` (set anyway) name the submitter? Property names
-        are read with '_' and '-' as spaces too, as `_names_submitter` reads them."""
+        are read with '_' and '-' as spaces too, as `_names_submitter` reads them. `text` is
+        `probe_text(base)` when the caller has it already (one per object for every feed)."""
         if self._pattern is None:
             return False
-        rest = {k: v for k, v in base.items() if k != "created_by_ref"}
-        text = orjson.dumps(rest).decode("utf-8").lower()
+        if text is None:
+            text = probe_text(base)
         if any(needle in text for needle in self._lowered):  # plain substring search: fast
             return True
         spaced = text.replace("_", " ").replace("-", " ")
@@ -152,8 +160,8 @@ class AudienceRewriter:
             return out
         return value
 
-    def apply(self, base: Mapping[str, Any]) -> dict[str, Any]:
-        if not self._mentions_submitter(base):
+    def apply(self, base: Mapping[str, Any], probe: str | None = None) -> dict[str, Any]:
+        if not self._mentions_submitter(base, probe):
             # The common case, checked in two regex passes over the object's JSON: nothing
             # to rewrite but the creator.
             result = dict(base)

@@ -352,3 +352,39 @@ def test_real_overlapping_detections_leave_no_fragment_behind() -> None:
 def test_redaction_without_spans_leaves_the_text_alone() -> None:
     assert redact_text("nothing here", []) == "nothing here"
     assert redact_text("whole", [Hit("account", "", "whole")]) == "whole"
+
+
+def test_the_dotted_quad_shortcut_agrees_with_the_internal_networks() -> None:
+    import ipaddress
+    import random
+
+    from hub.sharing.pii import _INTERNAL_V4, is_internal_address
+
+    rng = random.Random(7)
+    samples = [
+        f"{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(256)}"
+        for _ in range(20_000)
+    ]
+    samples += [
+        "10.0.0.0",
+        "9.255.255.255",
+        "172.15.255.255",
+        "172.16.0.0",
+        "172.31.255.255",
+        "172.32.0.0",
+        "192.168.0.0",
+        "192.169.0.0",
+        "127.0.0.1",
+        "169.254.1.1",
+        "169.253.0.1",
+        "192.168.001.010",
+        "256.1.1.1",
+        "010.000.000.001",
+    ]
+    for text in samples:
+        parts = text.split(".")
+        if any(int(p) > 255 for p in parts):
+            assert not is_internal_address(text)
+            continue
+        address = ipaddress.ip_address(".".join(str(int(p)) for p in parts))
+        assert is_internal_address(text) == any(address in net for net in _INTERNAL_V4), text
