@@ -9,6 +9,7 @@ import click
 import orjson
 
 from hub.errors import BadRequest
+from hub.services.accountability import cli_actor
 from hub.stix.timestamps import format_us
 
 if TYPE_CHECKING:
@@ -23,12 +24,6 @@ def state_of_command() -> State:
     # under `python -m hub.cli` the class exists twice).
     state: State = click.get_current_context().find_root().obj
     return state
-
-
-def _default_reviewer() -> str:
-    from hub.services.accountability import cli_actor
-
-    return cli_actor()
 
 
 # --- review ------------------------------------------------------------------------------------
@@ -142,9 +137,7 @@ def review_approve(
             raise BadRequest(f"{edited}: not JSON: {exc}") from None
         if not isinstance(body, dict):
             raise BadRequest(f"{edited}: expected one STIX object")
-    outcome = service.approve(
-        state.hub, item_id, reviewer or _default_reviewer(), edited=body, note=note
-    )
+    outcome = service.approve(state.hub, item_id, reviewer or cli_actor(), edited=body, note=note)
     state.emit(
         {**_item_dict(outcome.item), "outcome": outcome.message},
         f"{outcome.item.id} approved: {outcome.message}",
@@ -160,7 +153,7 @@ def review_reject(item_id: str, note: str | None, reviewer: str | None) -> None:
     from hub.services import review as service
 
     state = state_of_command()
-    outcome = service.reject(state.hub, item_id, reviewer or _default_reviewer(), note=note)
+    outcome = service.reject(state.hub, item_id, reviewer or cli_actor(), note=note)
     state.emit(
         {**_item_dict(outcome.item), "outcome": outcome.message},
         f"{outcome.item.id} rejected",

@@ -91,10 +91,6 @@ def narrower_consent(a: str | None, b: str | None) -> str | None:
     return a if CONSENT_LEVELS.index(a) >= CONSENT_LEVELS.index(b) else b
 
 
-def tlp_rank(level: str) -> int:
-    return _RANK[level]
-
-
 def tlp_word(text: str) -> str | None:
     """A TLP level from the words tools use ("TLP:WHITE", "amber_strict", ...), else None."""
     key = text.strip().lower().removeprefix("tlp:").strip().replace(" ", "")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, Connection, delete, func, insert, select
+from sqlalchemy import ColumnElement, Connection, delete, insert, select
 
 from hub.storage.tables import audit_events, expiries, feed_reads, purges
 
@@ -211,6 +211,3 @@ class ExpiryRepository:
                 expiries.c.version_us == version_us,
             )
         )
-
-    def count(self) -> int:
-        return int(self.conn.execute(select(func.count()).select_from(expiries)).scalar() or 0)

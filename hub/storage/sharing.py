@@ -101,11 +101,6 @@ class EpochRepository:
         ).first()
         return Epoch(*row) if row else None
 
-    def count(self) -> int:
-        return int(
-            self.conn.execute(select(func.count()).select_from(pseudonym_epochs)).scalar() or 0
-        )
-
     def all(self) -> list[Epoch]:
         """Every epoch, newest first (fingerprints only, never a key)."""
         rows = self.conn.execute(
