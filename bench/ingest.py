@@ -117,6 +117,13 @@ class BenchError(Exception):
 
 _CREATED_BASE = datetime(2026, 1, 1, tzinfo=UTC)
 _IDENTITY_REF = "identity--6b0a1f4e-3c3a-4b8e-9a1d-2f0c5e7d9b11"
+# The member that posts. Its name appears in none of the objects, as a member's name rarely
+# appears in its indicators (an object that names its submitter is rewritten property by
+# property; until 2026-11-28 the member was "Bench", which every object's labels named).
+MEMBER_NAME = "Example Member Org"
+# First octets of public address blocks (until 2026-11-28 the addresses were in 10.0.0.0/8,
+# internal ones, which the personal-data rules redact from a quarter of the objects' names).
+_PUBLIC_OCTETS = (23, 45, 62, 77, 91, 104, 141, 185, 193, 212)
 _TLP_GREEN = "marking-definition--34098fce-860f-48ae-8e50-ebd3cc5e41da"
 _PHASES = ("initial-access", "execution", "command-and-control", "exfiltration")
 _LABELS = ("phishing", "botnet", "ransomware", "credential-theft", "scanning")
@@ -131,7 +138,8 @@ def make_indicator(index: int, salt: str) -> dict[str, Any]:
     object_uuid = uuid.UUID(bytes=bytes.fromhex(digest[32:]), version=4)
     shape = index % 4
     if shape == 0:
-        value = f"{10 + index // 65_536 % 200}.{(index >> 8) % 256}.{index % 256}.{index % 251}"
+        first = _PUBLIC_OCTETS[index // 65_536 % len(_PUBLIC_OCTETS)]
+        value = f"{first}.{(index >> 8) % 256}.{index % 256}.{index % 251}"
         pattern = f"[ipv4-addr:value = '{value}']"
         name = f"Malicious IPv4 address {value}"
     elif shape == 1:
@@ -573,7 +581,7 @@ class HubDeployment:
             ]
         self.config.write_text("\n".join(lines) + "\n", encoding="utf-8")
         self.cli("init", "--admin-password", f"bench-admin-{uuid.uuid4().hex}")
-        member = self.cli("member", "add", "Bench", "--kind", "industry", "--sector", "finance")
+        member = self.cli("member", "add", MEMBER_NAME, "--kind", "industry", "--sector", "finance")
         key = self.cli("key", "issue", member["id"], "--scope", "read,write")
         base = f"http://127.0.0.1:{port}/"
         if self.rules:
@@ -1616,7 +1624,7 @@ def measure_stages(
             _best_of(5, lambda: [orjson.dumps(obj).decode("utf-8") for obj in objects]) * per
         )
 
-        member = membership.add_member(hub, "Bench", "industry", sector="finance")
+        member = membership.add_member(hub, MEMBER_NAME, "industry", sector="finance")
         issued = membership.issue_key(hub, member.id, "read,write")
         principal = membership.authenticate(hub, issued.key.id, issued.secret)
         collection = add_collection(

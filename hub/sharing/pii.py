@@ -123,10 +123,17 @@ def _without_leading_zeros(text: str) -> str:
     return text
 
 
+# Strings in which the detectors found nothing, remembered per Detectors: at most this many,
+# each at most this long.
+_CLEAN_STRINGS: Final = 50_000
+_CLEAN_LENGTH: Final = 200
+
+
 class Detectors:
     """The compiled detectors for one policy's internal domains."""
 
     def __init__(self, internal_domains: Iterable[str]) -> None:
+        self._clean: set[str] = set()
         suffixes = sorted({d.strip(".").lower() for d in internal_domains if d.strip(".")})
         self._hostname = (
             re.compile(
@@ -173,20 +180,40 @@ class Detectors:
             # A URL cannot be cut apart and stay a URL: a hit in it is a hit on the whole.
             value = obj.get("value")
             if isinstance(value, str):
-                found = {hit.detector for hit in self.scan_text("value", value)}
-                hits.extend(Hit(d, "value", value) for d in sorted(found))
+                kinds = {hit.detector for hit in self.scan_text("value", value)}
+                hits.extend(Hit(d, "value", value) for d in sorted(kinds))
         sco = obj_type in SCO_TYPES
         segments: list[tuple[str, str]] = []
+        clean = self._clean
         for key, value in obj.items():
             if key.startswith("x_"):
                 # Scanned below too: where custom properties are allowed, what is in them is not.
                 hits.append(Hit("custom-property", key, _shown(value)))
             elif _skipped(key, sco, person):
                 continue
-            segments.extend(_strings(key, value))
+            if isinstance(value, str):
+                if value not in clean:
+                    segments.append((key, value))
+            else:
+                _collect(key, value, segments, clean)
         if segments:
-            hits.extend(self._scan_segments(segments))
+            in_text = self._scan_segments(segments)
+            hits.extend(in_text)
+            self._remember_clean(segments, in_text)
         return hits
+
+    def _remember_clean(self, segments: list[tuple[str, str]], found: list[Hit]) -> None:
+        """Remember the short strings in which nothing was found: labels, vocabularies and
+        stock descriptions recur in object after object. A string's hits do not depend on
+        the strings scanned with it (see `_scan_segments`), so skipping it later is exact."""
+        dirty = {hit.text for hit in found}
+        dirty_paths = {hit.path for hit in found}
+        clean = self._clean
+        if len(clean) >= _CLEAN_STRINGS:
+            clean.clear()  # bounded: a stream of unique strings must not grow it for ever
+        for path, text in segments:
+            if len(text) <= _CLEAN_LENGTH and path not in dirty_paths and text not in dirty:
+                clean.add(text)
 
     def scan_text(self, path: str, text: str) -> Iterator[Hit]:
         """Hits inside one free-text string."""
@@ -249,17 +276,23 @@ def _skipped(key: str, sco: bool, person: bool) -> bool:
     return (sco and key == "value") or (person and key == "name")
 
 
-def _strings(path: str, value: Any) -> Iterator[tuple[str, str]]:
+def _collect(path: str, value: Any, out: list[tuple[str, str]], clean: set[str]) -> None:
+    """Append (path, text) for every string in `value` not known to be clean."""
     if isinstance(value, str):
-        yield path, value
+        if value not in clean:
+            out.append((path, value))
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            yield from _strings(f"{path}[{index}]", item)
+            if isinstance(item, str):
+                if item not in clean:
+                    out.append((f"{path}[{index}]", item))
+            else:
+                _collect(f"{path}[{index}]", item, out, clean)
     elif isinstance(value, dict):
         for key, item in value.items():
             if key in _NOT_TEXT or key.endswith(("_ref", "_refs")):
                 continue
-            yield from _strings(f"{path}.{key}", item)
+            _collect(f"{path}.{key}", item, out, clean)
 
 
 def _shown(value: Any) -> str:

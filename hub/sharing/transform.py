@@ -34,6 +34,9 @@ _OPAQUE = re.compile(
 # hub's own marking definitions, which are never released from a submission.
 _NO_CREATOR = SCO_TYPES | {"marking-definition"}
 
+# How many property names a rewriter remembers whether they spell the submitter.
+_KEY_VERDICTS = 4096
+
 
 def sanitise(obj: Mapping[str, Any], decision: Decision, policy: Policy) -> dict[str, Any]:
     """The feed-independent part of the transform."""
@@ -83,11 +86,23 @@ def _copy(value: Any) -> Any:
     return value
 
 
+def fold(text: str) -> str:
+    """`text` case-folded so that a plain substring search finds at least every match of a
+    case-insensitive regular expression (`re.IGNORECASE`): besides `casefold()`, the dotless
+    i is an i and the combining dot above (of the capital dotted I) is dropped, the two
+    equivalences the regex engine has that `casefold()` does not. Folding may make more
+    strings equal, never fewer, so a fast path that finds nothing is right to skip the regex."""
+    folded = text.casefold()
+    if not folded.isascii():
+        folded = folded.replace("\u0131", "i").replace("\u0307", "")
+    return folded
+
+
 def probe_text(base: Mapping[str, Any]) -> str:
-    """The object but its `created_by_ref`, as lower-cased JSON: what the rewrite's fast path
+    """The object but its `created_by_ref`, as folded JSON: what the rewrite's fast path
     searches for the submitter's names and ids."""
     rest = {k: v for k, v in base.items() if k != "created_by_ref"}
-    return orjson.dumps(rest).decode("utf-8").lower()
+    return fold(orjson.dumps(rest).decode("utf-8"))
 
 
 class AudienceRewriter:
@@ -102,9 +117,12 @@ class AudienceRewriter:
             needles = identity_needles(submitter)
         self._names = {n.lower(): identity.name for n in needles if n not in ids}
         self._pattern = needle_pattern(sorted(needles, key=lambda n: (-len(n), n)))
-        # As the needles appear inside JSON text (quotes and backslashes escaped), lower-cased.
-        self._lowered = tuple(orjson.dumps(n).decode("utf-8")[1:-1].lower() for n in needles)
+        # As the needles appear inside JSON text (quotes and backslashes escaped), folded;
+        # and as they appear in a string, folded.
+        self._in_json = tuple(fold(orjson.dumps(n).decode("utf-8")[1:-1]) for n in needles)
+        self._folded = tuple(fold(n) for n in needles)
         self._id_pattern = needle_pattern(sorted(ids, key=lambda n: (-len(n), n)))
+        self._key_verdicts: dict[str, bool] = {}
 
     def _replace(self, text: str) -> str:
         if self._pattern is None:
@@ -112,6 +130,9 @@ class AudienceRewriter:
         exact = self._ids.get(text)
         if exact is not None:
             return exact
+        folded = fold(text)
+        if not any(needle in folded for needle in self._folded):
+            return text  # no needle, in any case: the regex cannot match either
         if _OPAQUE.fullmatch(text):
             return self._id_pattern.sub(self._swap, text) if self._id_pattern else text
         return self._pattern.sub(self._swap, text)
@@ -134,17 +155,24 @@ class AudienceRewriter:
             return False
         if text is None:
             text = probe_text(base)
-        if any(needle in text for needle in self._lowered):  # plain substring search: fast
+        if any(needle in text for needle in self._in_json):  # plain substring search: fast
             return True
         spaced = text.replace("_", " ").replace("-", " ")
-        return any(needle in spaced for needle in self._lowered)
+        return any(needle in spaced for needle in self._in_json)
 
     def _names_submitter(self, key: str) -> bool:
-        """True for a property name that spells the submitter (x_acme_bank_score)."""
-        if self._pattern is None:
-            return False
-        spaced = key.replace("_", " ").replace("-", " ")
-        return bool(self._pattern.search(key) or self._pattern.search(spaced))
+        """True for a property name that spells the submitter (x_acme_bank_score); remembered
+        per name, as the same few names recur in every object."""
+        verdict = self._key_verdicts.get(key)
+        if verdict is None:
+            verdict = self._pattern is not None and bool(
+                self._pattern.search(key)
+                or self._pattern.search(key.replace("_", " ").replace("-", " "))
+            )
+            if len(self._key_verdicts) >= _KEY_VERDICTS:
+                self._key_verdicts.clear()  # a hostile bundle's endless custom names
+            self._key_verdicts[key] = verdict
+        return verdict
 
     def _walk(self, value: Any) -> Any:
         if isinstance(value, str):

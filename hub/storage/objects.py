@@ -27,6 +27,7 @@ from sqlalchemy import (
 )
 
 from hub.stix.timestamps import now_us
+from hub.storage.bulk import insert_rows
 from hub.storage.filters import (
     ANY_VERSION,
     FIRST_ADDED_AFTER,
@@ -119,18 +120,6 @@ _INSERT_COLUMNS = (
     "body",
 )
 _FLAG_POSITION = {"is_latest": 8, "is_first": 9}
-
-
-def _insert_sql(conn: Connection) -> str:
-    """INSERT of one object_versions row in _INSERT_COLUMNS order, for this driver."""
-    marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    return (  # names from this module only, no outside text
-        f"INSERT INTO {ov.name} ({', '.join(_INSERT_COLUMNS)}) "  # noqa: S608
-        f"VALUES ({', '.join([marker] * len(_INSERT_COLUMNS))})"
-    )
-
-
-_COPY_SQL = f"COPY {ov.name} ({', '.join(_INSERT_COLUMNS)}) FROM STDIN"
 
 
 def _one_of(conn: Connection, column: ColumnElement[str], values: list[str]) -> ColumnElement[bool]:
@@ -263,18 +252,8 @@ class ObjectRepository:
         return int(row[0]), int(row[1])
 
     def _insert(self, rows: list[list[object]]) -> None:
-        """New object_versions rows (in _INSERT_COLUMNS order), straight to the driver:
-        SQLAlchemy's per-row parameter handling cost more than the insert itself."""
-        if self.conn.dialect.name == "postgresql":
-            # COPY: one statement for the chunk, where an INSERT per row cost the server
-            # an executor start-up each.
-            driver = self.conn.connection.driver_connection
-            assert driver is not None
-            with driver.cursor() as cursor, cursor.copy(_COPY_SQL) as copy:
-                for row in rows:
-                    copy.write_row(row)
-            return
-        self.conn.exec_driver_sql(_insert_sql(self.conn), [tuple(r) for r in rows])
+        """New object_versions rows (in _INSERT_COLUMNS order)."""
+        insert_rows(self.conn, ov, _INSERT_COLUMNS, rows)
 
     def _states(self, collection_id: str, object_ids: Iterable[str]) -> dict[str, _ObjectState]:
         states: dict[str, _ObjectState] = {}

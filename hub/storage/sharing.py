@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import orjson
 from sqlalchemy import Connection, func, insert, select, update
 
+from hub.storage.bulk import insert_rows
 from hub.storage.tables import policy_versions, pseudonym_epochs, receipts, review_items
 
 _IN_CHUNK = 500
@@ -130,8 +132,10 @@ class EpochRepository:
         return Epoch(number, fingerprint, now_us, None)
 
 
-@dataclass(frozen=True, slots=True)
-class Receipt:
+class Receipt(NamedTuple):
+    """Where one version of an object went: a feed, under which identity, by which policy.
+    A tuple in the table's column order, so the pipeline stores receipts as they are."""
+
     object_id: str
     version_us: int
     feed_id: str
@@ -146,7 +150,8 @@ class Receipt:
     released_us: int
 
 
-_RECEIPT_COLS = [receipts.c[name] for name in Receipt.__slots__]
+_RECEIPT_NAMES: tuple[str, ...] = Receipt._fields
+_RECEIPT_COLS = [receipts.c[name] for name in _RECEIPT_NAMES]
 
 
 class ReceiptRepository:
@@ -154,11 +159,8 @@ class ReceiptRepository:
         self.conn = conn
 
     def add_many(self, items: Sequence[Receipt]) -> None:
-        if items:
-            self.conn.execute(
-                insert(receipts),
-                [{name: getattr(item, name) for name in Receipt.__slots__} for item in items],
-            )
+        """Store receipts (the pipeline writes one per released version per feed)."""
+        insert_rows(self.conn, receipts, _RECEIPT_NAMES, items)
 
     def for_objects(self, object_ids: Iterable[str]) -> list[Receipt]:
         """Every receipt of these objects, oldest first."""

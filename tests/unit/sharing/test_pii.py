@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hub.sharing.pii import Detectors, Hit, is_internal_address, redact_text
 from hub.sharing.policy import DEFAULT_INTERNAL_DOMAINS
@@ -388,3 +390,42 @@ def test_the_dotted_quad_shortcut_agrees_with_the_internal_networks() -> None:
             continue
         address = ipaddress.ip_address(".".join(str(int(p)) for p in parts))
         assert is_internal_address(text) == any(address in net for net in _INTERNAL_V4), text
+
+
+# -- strings remembered as clean ----------------------------------------------------------
+
+_TEXTS = st.lists(
+    st.one_of(
+        st.sampled_from(
+            [
+                "phishing",
+                "call +44 20 7946 0958",
+                "ops@victim.example",
+                "10.1.2.3",
+                "host db1.corp.local",
+                "Seen 12 times",
+                "203.0.113.7",
+            ]
+        ),
+        st.text(alphabet="abc 0123456789.@:+-", max_size=30),
+    ),
+    max_size=6,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_TEXTS, min_size=1, max_size=8))
+def test_remembering_clean_strings_never_changes_what_is_found(batches: list[list[str]]) -> None:
+    """A detector that remembers strings without hits finds, object after object, exactly
+    what a fresh one finds in each object alone."""
+    remembering = Detectors(DEFAULT_INTERNAL_DOMAINS)
+    for texts in batches:
+        obj = _malware(description=" ".join(texts), labels=texts, aliases=list(reversed(texts)))
+        assert remembering.scan(obj) == Detectors(DEFAULT_INTERNAL_DOMAINS).scan(obj)
+
+
+def test_a_string_seen_clean_in_one_object_is_still_found_where_it_is_not_clean() -> None:
+    detectors = Detectors(DEFAULT_INTERNAL_DOMAINS)
+    assert detectors.scan(_malware(labels=["phishing"])) == []
+    hits = detectors.scan(_malware(labels=["phishing", "ops@victim.example"]))
+    assert [(h.detector, h.path) for h in hits] == [("email", "labels[1]")]

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from typing import Any
+
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from hub.sharing.policy import Submitter
 from hub.sharing.pseudonyms import AudienceIdentity, pseudonym, real_identity
-from hub.sharing.transform import for_audience, sanitise
+from hub.sharing.transform import AudienceRewriter, fold, for_audience, sanitise
 from hub.stix.markings import TLP2_MARKING_IDS
 from tests.unit.sharing.factories import (
     ACME_ID,
@@ -222,3 +226,35 @@ def test_transforming_leaves_the_input_alone_and_gives_the_same_output_twice() -
     first["labels"].append("b")
     first["external_references"][0]["url"] = "changed"
     assert obj == pristine and second != first
+
+
+# Letters whose case-insensitive matches go beyond str.lower(): dotless i, dotted capital I,
+# Kelvin sign, long s, sharp s, and the combining dot above.
+_TRICKY = "AaIiKkSs\u0131\u0130\u212a\u017f\u00df\u0307 -_"
+
+
+_ALIKE = {c: [d for d in _TRICKY if re.fullmatch(re.escape(c), d, re.IGNORECASE)] for c in _TRICKY}
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=_TRICKY, min_size=3, max_size=8), st.data())
+def test_the_fast_path_never_skips_what_the_rewrite_would_change(name: str, data: Any) -> None:
+    """Folding for the substring fast path is at least as loose as the regex's IGNORECASE:
+    a string that holds the submitter's name in any case the regex matches is rewritten."""
+    assume(len(name.strip()) >= 3)
+    variant = "".join(data.draw(st.sampled_from(_ALIKE[c])) for c in name.strip())
+    text = data.draw(st.text(alphabet="xyz ", max_size=6)) + variant + " x"
+    who = Submitter("m-fold", name, "industry", None, "none", ())
+    identity = pseudonym(KEY, who.member_id, "members")
+    assert fold(name.strip()) in fold(text)
+    out = AudienceRewriter(who, identity).apply({"type": "note", "content": text})
+    assert variant not in out["content"]
+    assert identity.name in out["content"]
+
+
+def test_a_name_written_with_a_dotted_capital_i_or_a_long_s_is_still_rewritten() -> None:
+    who = Submitter("m-fold", "Istanbul Systems", "industry", None, "none", ())
+    identity = pseudonym(KEY, who.member_id, "members")
+    base = {"type": "note", "content": "by \u0130STANBUL Sy\u017ftems today"}
+    out = AudienceRewriter(who, identity).apply(base)
+    assert out["content"] == f"by {identity.name} today"
