@@ -403,7 +403,7 @@ class ObjectRepository:
         for start in range(0, len(object_ids), _IN_CHUNK):
             stmt = select(ov.c.object_id, ov.c.body).where(
                 ov.c.collection_id == collection_id,
-                ov.c.object_id.in_(object_ids[start : start + _IN_CHUNK]),
+                _one_of(self.conn, ov.c.object_id, list(object_ids[start : start + _IN_CHUNK])),
                 ov.c.is_latest == true(),
             )
             found.update((str(object_id), str(body)) for object_id, body in self.conn.execute(stmt))
@@ -416,7 +416,7 @@ class ObjectRepository:
         for start in range(0, len(ids), _IN_CHUNK):
             stmt = select(ov.c.object_id, ov.c.submitted_by).where(
                 ov.c.collection_id == collection_id,
-                ov.c.object_id.in_(ids[start : start + _IN_CHUNK]),
+                _one_of(self.conn, ov.c.object_id, ids[start : start + _IN_CHUNK]),
                 ov.c.is_first == true(),
             )
             for object_id, submitted_by in self.conn.execute(stmt):
