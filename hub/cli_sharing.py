@@ -171,14 +171,15 @@ def policy() -> None:
 @policy.command("show")
 def policy_show() -> None:
     """Print the current policy version."""
-    from hub.services.sharing import current_policy
+    from hub.services.sharing import current_policy, policy_warnings
 
     state = state_of_command()
     version, current = current_policy(state.hub)
-    document = {"version": version, **current.to_document()}
-    document.pop("allowed_properties")
-    text = orjson.dumps(document, option=orjson.OPT_INDENT_2).decode()
-    state.emit({"version": version, **current.to_document()}, text)
+    warnings = policy_warnings(state.hub)
+    document = {"version": version, **current.to_document(), "warnings": warnings}
+    shown = {k: v for k, v in document.items() if k != "allowed_properties"}
+    text = orjson.dumps(shown, option=orjson.OPT_INDENT_2).decode()
+    state.emit(document, text)
 
 
 @policy.command("history")

@@ -99,9 +99,7 @@ def update_member(hub: Hub, actor: Actor, member_id: str, fields: MemberFields) 
         raise BadRequest(f"kind must be one of {', '.join(MEMBER_KINDS)}")
     if consent not in CONSENTS:
         raise BadRequest(f"consent must be one of {', '.join(CONSENTS)}")
-    cleaned = _aliases(aliases)
-    if any(len(a) < 3 or len(a) > 200 for a in cleaned):
-        raise BadRequest("an alias is 3 to 200 characters (shorter ones would hide common words)")
+    cleaned = membership.clean_aliases(_aliases(aliases))
     new = replace(
         old,
         name=name,

@@ -11,6 +11,7 @@ from hub.auth.secrets import hash_password, key_digest, new_key_id, new_key_secr
 from hub.config import MEMBER_KINDS
 from hub.errors import BadRequest, Conflict, NotFound, Unauthorized
 from hub.services.context import Hub
+from hub.sharing.policy import alias_problem
 from hub.stix.timestamps import now_us
 from hub.storage.membership import (
     ApiKey,
@@ -35,6 +36,16 @@ class IssuedKey:
     secret: str  # shown once, never stored
 
 
+def clean_aliases(aliases: Sequence[str]) -> tuple[str, ...]:
+    """The aliases without blanks and repeats; BadRequest naming the first unfit one."""
+    cleaned = tuple(dict.fromkeys(a.strip() for a in aliases if a.strip()))
+    for alias in cleaned:
+        problem = alias_problem(alias)
+        if problem is not None:
+            raise BadRequest(problem)
+    return cleaned
+
+
 def add_member(
     hub: Hub,
     name: str,
@@ -46,9 +57,7 @@ def add_member(
     aliases: Sequence[str] = (),
 ) -> Member:
     name = name.strip()
-    cleaned = tuple(dict.fromkeys(a.strip() for a in aliases if a.strip()))
-    if any(len(a) < 3 or len(a) > 200 for a in cleaned):
-        raise BadRequest("an alias is 3 to 200 characters (shorter ones would hide common words)")
+    cleaned = clean_aliases(aliases)
     if not name or len(name) > 200:
         raise BadRequest("a member name is 1 to 200 characters")
     if kind not in MEMBER_KINDS:

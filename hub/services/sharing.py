@@ -16,12 +16,19 @@ from sqlalchemy import Connection
 from hub.config import Settings
 from hub.services.context import Hub
 from hub.sharing.pii import Detectors
-from hub.sharing.policy import DETECTORS, FeedPolicy, Policy, default_allowed_properties
+from hub.sharing.policy import (
+    DETECTORS,
+    FeedPolicy,
+    Policy,
+    default_allowed_properties,
+    linkage_warnings,
+)
 from hub.sharing.pseudonyms import (
     PseudonymKey,
     key_fingerprint,
 )
 from hub.stix.timestamps import now_us
+from hub.storage.collections import CollectionRepository
 from hub.storage.sharing import (
     EpochRepository,
     PolicyRepository,
@@ -79,10 +86,20 @@ def sync_policy(hub: Hub) -> int:
                 note="taken from the configuration",
             )
             log.info("sharing policy version %d recorded from the configuration", number)
-            return number
-        latest = repo.latest_number()
-        assert latest is not None
-        return latest
+        else:
+            number = repo.latest_number() or 0
+    for warning in policy_warnings(hub):
+        log.warning("sharing policy: %s", warning)
+    return number
+
+
+def policy_warnings(hub: Hub) -> list[str]:
+    """What in the current policy and the feeds' readers weakens pseudonymity (see
+    `linkage_warnings`); shown by `hub policy show` and logged at start."""
+    with hub.db.read() as conn:
+        _, policy = current_policy(hub, conn)
+        readers = {c.alias: c.readers for c in CollectionRepository(conn).list()}
+    return linkage_warnings(policy, readers)
 
 
 def current_policy(hub: Hub, conn: Connection | None = None) -> tuple[int, Policy]:

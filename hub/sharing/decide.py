@@ -17,10 +17,8 @@ from functools import lru_cache
 from typing import Any
 
 from hub.sharing.pii import Detectors, Hit
-from hub.sharing.policy import NEVER_RELEASED, SCO_TYPES, FeedPolicy, Policy, Submitter
+from hub.sharing.policy import MIN_ALIAS, NEVER_RELEASED, SCO_TYPES, FeedPolicy, Policy, Submitter
 from hub.stix.markings import MarkingMeaning, Markings, resolve
-
-_MIN_ALIAS = 3  # shorter aliases would rewrite ordinary words
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +58,7 @@ class Decision:
 def identity_needles(submitter: Submitter) -> list[str]:
     """The strings that identify the submitter: its name, aliases and identity ids."""
     needles = {submitter.name.strip()} | {a.strip() for a in submitter.aliases}
-    found = [n for n in needles if len(n) >= _MIN_ALIAS]
+    found = [n for n in needles if len(n) >= MIN_ALIAS]
     return sorted(set(found) | set(submitter.identity_ids), key=lambda n: (-len(n), n))
 
 
@@ -162,22 +160,13 @@ def decide(
                 else:
                     redact.append(hit)
 
-    feeds = tuple(_verdict(feed, tlp, consent, outcome, tuple(reasons)) for feed in policy.feeds)
-    if outcome == "release":
-        pattern = obj.get("pattern")
-        needles = submitter_pattern(submitter) if isinstance(pattern, str) else None
-        if (
-            needles is not None
-            and isinstance(pattern, str)
-            and needles.search(pattern)
-            and any(v.released and not v.named for v in feeds)
-            and not approved
-        ):
+    if outcome in ("release", "hold") and _pattern_names(obj, submitter, policy, tlp, consent):
+        # Said whether or not the object is held already, so that a reviewer approving it
+        # for another reason sees this one too: approving means the name may go out.
+        reasons.append("the pattern names the submitter, which cannot be rewritten")
+        if not approved:
             outcome = "hold"
-            reasons.append("the pattern names the submitter, which cannot be rewritten")
-            feeds = tuple(
-                _verdict(feed, tlp, consent, outcome, tuple(reasons)) for feed in policy.feeds
-            )
+    feeds = tuple(_verdict(feed, tlp, consent, outcome, tuple(reasons)) for feed in policy.feeds)
     return Decision(
         object_id,
         outcome,
@@ -189,6 +178,22 @@ def decide(
         feeds,
         tuple(redact),
         keep_unlisted,
+    )
+
+
+def _pattern_names(
+    obj: Mapping[str, Any], submitter: Submitter, policy: Policy, tlp: str, consent: str
+) -> bool:
+    """Does the object's pattern name the submitter, in a feed it would reach pseudonymised?"""
+    pattern = obj.get("pattern")
+    if not isinstance(pattern, str):
+        return False
+    needles = submitter_pattern(submitter)
+    if needles is None or not needles.search(pattern):
+        return False
+    return any(
+        (verdict := _verdict(feed, tlp, consent, "release", ())).released and not verdict.named
+        for feed in policy.feeds
     )
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Final
@@ -451,3 +451,116 @@ class Submitter:
             self.aliases,
             self.identity_ids | extra,
         )
+
+
+# Keys found inside STIX properties (kill-chain phases, external references, hashes,
+# granular markings): an alias inside one of them would have the key dropped too.
+_NESTED_KEYS: Final = (
+    "kill_chain_name",
+    "phase_name",
+    "source_name",
+    "external_id",
+    "url",
+    "selectors",
+    "marking_ref",
+    "lang",
+    "MD5",
+    "SHA-1",
+    "SHA-256",
+    "SHA-512",
+    "SHA3-256",
+    "SHA3-512",
+    "SSDEEP",
+    "TLSH",
+)
+
+
+def _vocabulary() -> frozenset[str]:
+    """Property names and type names, lower-cased, each also with '_' and '-' as spaces
+    (which is how the rewrite reads a property name that might spell the submitter)."""
+    words = set(_COMMON) | set(_SCO_COMMON) | set(_NESTED_KEYS) | set(_DEFAULT_ALLOWED)
+    for own in _DEFAULT_ALLOWED.values():
+        words.update(own)
+    return frozenset(
+        form
+        for word in words
+        for form in (word.lower(), word.lower().replace("_", " ").replace("-", " "))
+    )
+
+
+_VOCABULARY: Final = _vocabulary()
+MIN_ALIAS: Final = 3  # shorter aliases would rewrite ordinary words
+
+
+def alias_problem(alias: str) -> str | None:
+    """Why `alias` cannot stand for a member, or None. Every alias is rewritten wherever it
+    appears in that member's objects, in any case, and a property whose name contains it is
+    dropped: so it must be long enough, hold a letter, and be part of no STIX property or
+    type name (an alias "lab" would drop every object's labels)."""
+    if not MIN_ALIAS <= len(alias) <= 200:
+        return (
+            f"alias {alias!r}: an alias is {MIN_ALIAS} to 200 characters "
+            "(shorter ones would hide common words)"
+        )
+    if not any(c.isalpha() for c in alias):
+        return f"alias {alias!r}: an alias needs a letter (digits alone would rewrite numbers)"
+    folded = alias.lower()
+    clash = sorted((w for w in _VOCABULARY if folded in w), key=lambda w: (len(w), w))
+    if clash:
+        return (
+            f"alias {alias!r}: it is part of the STIX name {clash[0]!r}, which would be "
+            "rewritten or dropped in every object of this member"
+        )
+    return None
+
+
+def _shared_reader(first: Sequence[str], second: Sequence[str]) -> str | None:
+    """A kind of member (as 'kind' or 'kind in sector') that may read through both reader
+    lists, or None. Entries: '*', a kind, 'kind:sector', 'sector:sector'."""
+    sectors = {e.partition(":")[2] for e in (*first, *second) if ":" in e} | {""}
+    for kind in ("industry", "government"):
+        for sector in sorted(sectors):
+
+            def reads(entries: Sequence[str], kind: str = kind, sector: str = sector) -> bool:
+                for entry in entries:
+                    scope, _, wanted = entry.partition(":")
+                    if entry in ("*", kind) or (
+                        wanted and wanted == sector and scope in ("sector", kind)
+                    ):
+                        return True
+                return False
+
+            if reads(first) and reads(second):
+                return f"{kind} members in {sector}" if sector else f"{kind} members"
+    return None
+
+
+def linkage_warnings(policy: Policy, readers: Mapping[str, Sequence[str]]) -> list[str]:
+    """Where pseudonyms can be linked to the member behind them. Objects keep their ids in
+    every feed; a member who reads a feed that names a submitter and another that
+    pseudonymises it sees the same object under both, and so learns who the pseudonym is:
+    harmless when the second feed holds nothing the first does not, a disclosure when it
+    takes TLP levels the first does not. `readers`: each feed alias's reader entries."""
+    warnings: list[str] = []
+    for consent in ("everyone", "government"):
+        for named in policy.feeds:
+            if named.identity != "consent" or (consent == "government" and not named.government):
+                continue
+            for hidden in policy.feeds:
+                names_here = hidden.identity == "consent" and (
+                    consent == "everyone" or hidden.government
+                )
+                extra = hidden.tlp - named.tlp
+                if names_here or not extra:
+                    continue
+                who = _shared_reader(readers.get(named.alias, ()), readers.get(hidden.alias, ()))
+                if who is None:
+                    continue
+                levels = ", ".join(f"TLP:{t.upper()}" for t in sorted(extra))
+                warnings.append(
+                    f"{who} read both {named.alias!r}, where a member with consent {consent!r} "
+                    f"is named, and {hidden.alias!r}, where it is pseudonymised: an object in "
+                    f"both links the pseudonym to the member, whose {levels} objects in "
+                    f"{hidden.alias!r} are then attributed to it"
+                )
+    return warnings

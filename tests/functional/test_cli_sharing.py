@@ -52,6 +52,7 @@ def test_policy_history_show_and_preview(tmp_path: Path) -> None:
     assert history[0]["source"] == "config"
     shown = run_json(tmp_path, "policy", "show")
     assert shown["version"] == 1
+    assert shown["warnings"] == []
     assert {f["alias"]: f["tlp"] for f in shown["feeds"]} == {
         "government": ["clear", "green", "amber"],
         "members": ["clear", "green", "amber"],
@@ -178,3 +179,14 @@ def test_rotating_pseudonyms_changes_them_for_new_objects_only(tmp_path: Path) -
     # the pseudonym it was first released under.
     assert creators[before["id"]]["name"] == "updated"
     assert creators[before["id"]]["created_by_ref"] != creators[after["id"]]["created_by_ref"]
+
+
+def test_an_alias_that_would_rewrite_stix_names_is_refused_with_its_reason(tmp_path: Path) -> None:
+    run(tmp_path, "init", "--admin-password", "a strong admin password")
+    refused = run(
+        tmp_path, "member", "add", "Lab Co", "--kind", "industry", "--alias", "Lab", check=False
+    )
+    assert refused.returncode != 0
+    assert "alias 'Lab'" in refused.stderr
+    assert "'labels'" in refused.stderr
+    assert run_json(tmp_path, "member", "list") == []

@@ -258,3 +258,19 @@ def test_identity_needles_skip_aliases_too_short_to_rewrite_safely() -> None:
     submitter = acme(aliases=("AB", "acmebank.example"))
     # Longest first, so that a name is replaced before an alias it contains.
     assert identity_needles(submitter) == [ACME_ID, "acmebank.example", "Acme Bank"]
+
+
+def test_an_object_held_for_personal_data_also_says_its_pattern_names_the_submitter() -> None:
+    """A reviewer approving it for the e-mail address must see the other reason too."""
+    obj = indicator(
+        pattern="[domain-name:value = 'mail.acmebank.example']",
+        description="reported by soc@example.org",
+    )
+    policy = three_feeds(actions={"email": "hold"})
+    held = decide_one(obj, acme("none"), policy)
+    assert held.outcome == "hold"
+    assert any("email" in r for r in held.reasons)
+    assert any("the pattern names the submitter" in r for r in held.reasons)
+    approved = decide_one(obj, acme("none"), policy, approved=True)
+    assert approved.outcome == "release"
+    assert any("the pattern names the submitter" in r for r in approved.reasons)

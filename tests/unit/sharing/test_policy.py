@@ -16,7 +16,9 @@ from hub.sharing.policy import (
     Policy,
     PolicyError,
     Submitter,
+    alias_problem,
     default_allowed_properties,
+    linkage_warnings,
 )
 
 ALL = frozenset({"clear", "green", "amber"})
@@ -212,3 +214,62 @@ def test_with_identities_adds_ids_and_returns_the_same_submitter_when_nothing_is
     grown = submitter.with_identities(["identity--a", "identity--b"])
     assert grown.identity_ids == {"identity--a", "identity--b"}
     assert (grown.member_id, grown.name, grown.consent) == ("m1", "Acme", "none")
+
+
+@pytest.mark.parametrize(
+    ("alias", "why"),
+    [
+        ("AB", "3 to 200 characters"),
+        ("1234", "needs a letter"),
+        ("--+", "needs a letter"),
+        ("lab", "'labels'"),
+        ("Pattern", "'pattern"),
+        ("chain", "'kill chain"),
+        ("SHA-2", "'sha-256'"),
+        ("indicator", "'indicator'"),
+    ],
+)
+def test_aliases_that_would_rewrite_numbers_or_stix_names_are_refused(alias: str, why: str) -> None:
+    problem = alias_problem(alias)
+    assert problem is not None
+    assert alias in problem
+    assert why in problem
+
+
+@pytest.mark.parametrize("alias", ["Acme-CERT", "acmebank.example", "ABB", "Contoso", "x9 Labs"])
+def test_ordinary_aliases_are_accepted(alias: str) -> None:
+    assert alias_problem(alias) is None
+
+
+_DEFAULT_READERS = {"public": ["*"], "members": ["industry"], "government": ["government"]}
+
+
+def test_the_default_feeds_let_nobody_link_a_pseudonym_to_its_member() -> None:
+    assert linkage_warnings(Policy(feeds=_feeds()), _DEFAULT_READERS) == []
+
+
+def test_reading_a_naming_feed_and_a_wider_pseudonymous_one_is_a_warning() -> None:
+    narrow = {"clear", "green"}
+    feeds = (
+        FeedPolicy("public", frozenset({"clear"})),
+        FeedPolicy("members", frozenset({"clear", "green", "amber"})),
+        FeedPolicy("government", frozenset(narrow), government=True),
+    )
+    both = {**_DEFAULT_READERS, "members": ["industry", "government"]}
+    warnings = linkage_warnings(Policy(feeds=feeds), both)
+    assert len(warnings) == 1
+    assert "government members read both 'government'" in warnings[0]
+    assert "'members', where it is pseudonymised" in warnings[0]
+    assert "TLP:AMBER" in warnings[0]
+    # The same feeds, read by separate audiences, link nothing.
+    assert linkage_warnings(Policy(feeds=feeds), _DEFAULT_READERS) == []
+
+
+def test_a_sector_reader_entry_counts_as_a_shared_reader() -> None:
+    feeds = (
+        FeedPolicy("energy", frozenset({"clear", "green", "amber"}), identity="never"),
+        FeedPolicy("everyone", frozenset({"clear"})),
+    )
+    readers = {"energy": ["sector:energy"], "everyone": ["*"]}
+    warnings = linkage_warnings(Policy(feeds=feeds), readers)
+    assert any(w.startswith("industry members in energy read both 'everyone'") for w in warnings)
