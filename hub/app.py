@@ -6,6 +6,7 @@ import logging
 
 from flask import Flask, Response, redirect, request
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from hub import console, observability
 from hub.api import bp as api_bp
@@ -54,6 +55,13 @@ def create_app(
     if settings.console.enabled:
         app.add_url_rule("/", "root", lambda: redirect("/console/"))
     _register_error_handlers(app)
+    hops = settings.server.trusted_proxies
+    if hops:
+        # The client's address, scheme and host as the outermost trusted proxy saw them; with
+        # no proxy trusted the headers are left alone, so nobody can claim another address.
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops
+        )
     if start_worker and not settings.queue.redis_url:
         worker = Worker(hub)
         worker.start_thread()

@@ -37,6 +37,9 @@ class ServerSettings:
     threads: int = 4
     # Base URL clients use to reach the hub (behind a proxy); empty: taken from each request.
     public_url: str = ""
+    # Reverse proxies in front of the hub whose X-Forwarded-For/-Proto/-Host are believed. 0:
+    # none, the client address is the TCP peer's (a client cannot claim another address).
+    trusted_proxies: int = 0
 
 
 @dataclass(frozen=True)
@@ -632,6 +635,8 @@ def _check(settings: Settings) -> None:
         raise ConfigError(f"server.port: {server.port} is not a TCP port")
     if server.workers < 1 or server.threads < 1:
         raise ConfigError("server.workers and server.threads must be at least 1")
+    if not 0 <= server.trusted_proxies <= 10:
+        raise ConfigError("server.trusted_proxies: the number of proxies in front, 0 to 10")
     if taxii.max_content_length < 1024:
         raise ConfigError("taxii.max_content_length: must be at least 1024 bytes")
     if not 1 <= taxii.default_page_size <= taxii.max_page_size:

@@ -36,9 +36,15 @@ def test_hub_config_env_chooses_the_file(tmp_path: Path) -> None:
 
 def test_env_overrides_file(tmp_path: Path) -> None:
     path = write(tmp_path, "[server]\nport = 9000\n[storage]\necho = false\n")
-    env = {"HUB_SERVER_PORT": "9200", "HUB_STORAGE_ECHO": "yes", "HUB_TAXII_TITLE": "CERT hub"}
+    env = {
+        "HUB_SERVER_PORT": "9200",
+        "HUB_STORAGE_ECHO": "yes",
+        "HUB_TAXII_TITLE": "CERT hub",
+        "HUB_SERVER_TRUSTED_PROXIES": "1",
+    }
     settings = load_settings(path, env=env)
     assert settings.server.port == 9200
+    assert settings.server.trusted_proxies == 1
     assert settings.storage.echo is True
     assert settings.taxii.title == "CERT hub"
 
@@ -71,6 +77,7 @@ def test_collections_from_file_replace_defaults(tmp_path: Path) -> None:
         ("[server]\nprot = 1\n", {}, r"server\.prot: unknown setting"),
         ("[sever]\n", {}, r"unknown section \[sever\]"),
         ("[server]\nport = 70000\n", {}, r"server\.port"),
+        ("", {"HUB_SERVER_TRUSTED_PROXIES": "-1"}, r"server\.trusted_proxies"),
         ("[storage]\nurl = 'mysql://x'\n", {}, r"storage\.url"),
         ("[taxii]\ndefault_page_size = 5000\n", {}, r"taxii\.default_page_size"),
         ("[collections.x]\nreaders = ['martians']\n", {}, r"collections\.x\.readers: 'martians'"),
