@@ -63,7 +63,7 @@ def create_app(
             app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops
         )
     if start_worker and not settings.queue.redis_url:
-        worker = Worker(hub)
+        worker = Worker(hub, kind="web")
         worker.start_thread()
         app.extensions["hub.worker"] = worker
     return app

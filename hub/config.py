@@ -94,6 +94,12 @@ class QueueSettings:
     # A submission held this long by a worker that stopped answering is taken over by another;
     # one still pending in the database this long after it was queued is queued again.
     reclaim_after_seconds: int = 60
+    # Each worker (a `hub worker`, or the web process's pipeline thread) records itself in the
+    # database this often; one not heard from for worker_stale_seconds is shown as stale, and
+    # one stopped or silent for worker_forget_hours is forgotten.
+    heartbeat_seconds: int = 5
+    worker_stale_seconds: int = 30
+    worker_forget_hours: int = 24
 
 
 @dataclass(frozen=True)
@@ -652,6 +658,12 @@ def _check(settings: Settings) -> None:
         raise ConfigError("queue.redis_url: a redis://, rediss:// or unix:// URL")
     if queue.reclaim_after_seconds < 1:
         raise ConfigError("queue.reclaim_after_seconds: at least 1")
+    if queue.heartbeat_seconds < 1:
+        raise ConfigError("queue.heartbeat_seconds: at least 1")
+    if queue.worker_stale_seconds <= queue.heartbeat_seconds:
+        raise ConfigError("queue.worker_stale_seconds: more than queue.heartbeat_seconds")
+    if queue.worker_forget_hours < 1:
+        raise ConfigError("queue.worker_forget_hours: at least 1")
     url = settings.storage.url
     if url and not url.startswith(("sqlite:", "postgresql:", "postgresql+psycopg:")):
         raise ConfigError("storage.url: only sqlite:// and postgresql:// URLs are supported")

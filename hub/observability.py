@@ -4,8 +4,9 @@
   configured) answer too (readiness): 200 or 503 naming what is down.
 - `/metrics`: Prometheus text format (prometheus_client). Request latency by endpoint and feed
   reads are counted per process; under gunicorn the workers share a multiprocess directory
-  that `hub serve` sets up. Queue depth and lag, ingest outcomes and held objects are read from
-  the database at scrape time, so they are right however many workers and hosts there are.
+  that `hub serve` sets up. Queue depth and lag, ingest outcomes, held objects and the workers
+  alive (their heartbeats) are read from the database at scrape time, so they are right
+  however many workers and hosts there are.
   Readable from loopback, or with the bearer token in `observability.metrics_token_file`.
 - Logs: one JSON object per line (`observability.log_format = "json"`), each with the request
   id (`X-Request-Id` from the client or a proxy when well formed, else generated, and echoed
@@ -40,6 +41,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import func, select, text
 
 from hub.errors import Forbidden
+from hub.services import heartbeat
 from hub.services.context import Hub
 from hub.stix.timestamps import now_us
 from hub.storage.tables import review_items, statuses, submissions
@@ -113,6 +115,18 @@ class DatabaseCollector(Collector):
         yield outcomes
         yield GaugeMetricFamily(
             "hub_review_held_objects", "Objects held for review, awaiting a decision.", int(held)
+        )
+        alive, stale = heartbeat.counts(self.hub)
+        yield GaugeMetricFamily(
+            "hub_workers_alive",
+            "Queue workers (hub worker processes, web pipeline threads) heard from within "
+            "queue.worker_stale_seconds.",
+            alive,
+        )
+        yield GaugeMetricFamily(
+            "hub_workers_stale",
+            "Queue workers silent for longer than that without having stopped (killed or hung).",
+            stale,
         )
 
 

@@ -32,6 +32,7 @@ class _HubServer(BaseApplication):  # type: ignore[misc]
             "accesslog": None,
             "errorlog": "-",
             "child_exit": _child_exit,
+            "worker_exit": _worker_exit,
             "timeout": 120,
             "graceful_timeout": 30,
             "proc_name": "hub",
@@ -55,6 +56,15 @@ def _child_exit(server: Any, worker: Any) -> None:
         from prometheus_client import multiprocess
 
         multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]
+
+
+def _worker_exit(server: Any, worker: Any) -> None:
+    """In a gunicorn worker that is ending: stop its pipeline thread (when it runs one), so the
+    thread finishes its chunk and is recorded as stopped rather than going stale."""
+    app = getattr(worker, "wsgi", None)
+    pipeline = getattr(app, "extensions", {}).get("hub.worker")
+    if pipeline is not None:
+        pipeline.stop(timeout=10)
 
 
 def prepare_metrics_dir(settings: Settings) -> Path:

@@ -33,3 +33,14 @@ def day(text: str) -> int | None:
 def page_number(text: str | None) -> int:
     """A page number from the query string (1 when missing or not a positive number)."""
     return max(int(text), 1) if text and text.isdigit() else 1
+
+
+def ago(micros: int | None, now_us: int) -> str:
+    """How long before `now_us` a time was, roughly ("12 s ago", "3 min ago")."""
+    if micros is None:
+        return "—"
+    seconds = max(now_us - micros, 0) // 1_000_000
+    for unit, size in (("d", 86_400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds // size} {unit} ago"
+    return f"{seconds} s ago"

@@ -10,6 +10,7 @@ from hub.console import bp
 from hub.console.charts import bar_chart, hbar_chart
 from hub.console.security import hub, requires
 from hub.services import dashboard as dashboard_service
+from hub.stix.timestamps import now_us
 
 
 def _label(day_number: int) -> str:
@@ -45,4 +46,6 @@ def dashboard() -> str:
         labels=labels,
         charts=charts,
         in_process=worker is not None,
+        now=now_us(),
+        queue=hub().settings.queue,
     )

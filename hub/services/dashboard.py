@@ -1,12 +1,14 @@
 """The console dashboard's figures: submissions and objects over time, releases by TLP,
-submissions by sector, objects per feed, the queue and the worker's health."""
+submissions by sector, objects per feed, the queue and the workers' health."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 from hub.queue.base import QueueUnavailable
+from hub.services import heartbeat
 from hub.services.context import Hub
+from hub.services.heartbeat import WorkerView
 from hub.stix.timestamps import now_us
 from hub.storage.collections import CollectionRepository
 from hub.storage.reports import DAY_US, ReportRepository
@@ -21,9 +23,15 @@ class Health:
     review_pending: int
     last_finished_us: int | None
     uses_redis: bool
+    # Every worker the database knows of (its heartbeat), the most recently seen first.
+    workers: list[WorkerView] = field(default_factory=list)
     # "ok", "slow" (something waits longer than the reclaim period) or "stalled".
     verdict: str = "ok"
-    notes: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # why the verdict is not ok
+    warnings: list[str] = field(default_factory=list)  # worth a look, whatever the verdict
+
+    def count(self, state: str) -> int:
+        return sum(1 for w in self.workers if w.state == state)
 
 
 @dataclass
@@ -85,14 +93,31 @@ def _health(
         depth: int | None = hub.queue.depth()
     except QueueUnavailable:
         depth = None
-    health = Health(pending, oldest, depth, review_pending, last_finished, uses_redis)
-    reclaim_us = hub.settings.queue.reclaim_after_seconds * 1_000_000
+    health = Health(
+        pending, oldest, depth, review_pending, last_finished, uses_redis, heartbeat.workers(hub)
+    )
+    queue = hub.settings.queue
+    reclaim_us = queue.reclaim_after_seconds * 1_000_000
     if depth is None:
         health.verdict = "stalled"
         health.notes.append("the queue (Redis) does not answer")
     if worker_alive is False:
         health.verdict = "stalled"
         health.notes.append("the web process's worker thread is not running")
+    if uses_redis and not any(
+        w.state == "alive" and w.row.kind == "worker" for w in health.workers
+    ):
+        health.verdict = "stalled"
+        health.notes.append(
+            f"no hub worker has been heard from in the last {queue.worker_stale_seconds} seconds"
+        )
+    stale = health.count("stale")
+    if stale:
+        health.warnings.append(
+            f"{stale} worker{'s' if stale > 1 else ''} went silent without stopping (killed, "
+            "crashed or hung); what it held is taken over by another after "
+            "queue.reclaim_after_seconds"
+        )
     if oldest is not None and now - oldest > 2 * reclaim_us:
         if health.verdict == "ok":
             health.verdict = "slow"

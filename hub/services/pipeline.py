@@ -9,7 +9,7 @@ there: every object is counted once, every version stored once.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from itertools import islice
 from typing import Any
 
@@ -31,8 +31,15 @@ log = logging.getLogger(__name__)
 _HISTORY_BATCH = 500
 
 
-def process(hub: Hub, submission_id: str, *, parsed: Parsed | None = None) -> bool:
-    """Process what remains of a submission; True if it is done (by us or someone else)."""
+def process(
+    hub: Hub,
+    submission_id: str,
+    *,
+    parsed: Parsed | None = None,
+    on_chunk: Callable[[int], None] | None = None,
+) -> bool:
+    """Process what remains of a submission; True if it is done (by us or someone else).
+    `on_chunk` is told how many objects each chunk stored here held, once it is committed."""
     with hub.db.read() as conn:
         repo = SubmissionRepository(conn)
         submission = repo.get(submission_id)
@@ -131,6 +138,8 @@ def process(hub: Hub, submission_id: str, *, parsed: Parsed | None = None) -> bo
             )
             submissions.advance(submission_id, end, done=last, now_us=now_us())
         hub.db.wrote(len(news))
+        if on_chunk is not None:
+            on_chunk(len(chunk))
         start = end
         if last:
             log.info(

@@ -11,23 +11,36 @@ from sqlalchemy.exc import OperationalError
 from hub.queue import Delivery, QueueUnavailable
 from hub.services import retention
 from hub.services.context import Hub
+from hub.services.heartbeat import Heartbeat
 from hub.services.pipeline import process, reconcile
 
 log = logging.getLogger(__name__)
 
 
 class Worker:
-    def __init__(self, hub: Hub, *, poll_seconds: float = 1.0) -> None:
+    def __init__(self, hub: Hub, *, poll_seconds: float = 1.0, kind: str = "worker") -> None:
         self.hub = hub
         self.poll_seconds = poll_seconds
         self.reclaim_after = float(hub.settings.queue.reclaim_after_seconds)
         self.stopping = threading.Event()
         self.processed = 0
+        # kind: "worker" for `hub worker`, "web" for the web process's pipeline thread.
+        self.heartbeat = Heartbeat(hub, kind)
         self._thread: threading.Thread | None = None
 
     def run(self) -> None:
-        """Until stop(): reconcile now and then, apply retention every interval, take over
-        abandoned entries, process new ones."""
+        """Until stop(): record a heartbeat, and work the queue (see _work)."""
+        self.heartbeat.start()
+        try:
+            self._work()
+        finally:
+            # Asked to stop: recorded as stopped. Anything else ends the beats, so the worker
+            # turns stale, as one killed would.
+            self.heartbeat.stop(clean=self.stopping.is_set())
+
+    def _work(self) -> None:
+        """Reconcile now and then, apply retention every interval, take over abandoned
+        entries, process new ones."""
         last_reconcile = 0.0
         retention_every = self.hub.settings.retention.interval_seconds
         last_retention = time.monotonic()  # the first run comes one interval after start
@@ -52,9 +65,17 @@ class Worker:
                 self.stopping.wait(1.0)
 
     def _handle(self, delivery: Delivery) -> None:
-        if process(self.hub, delivery.submission_id):
-            self.hub.queue.ack(delivery)
-            self.processed += 1
+        self.heartbeat.working_on(delivery.submission_id)
+        done = False
+        try:
+            done = process(
+                self.hub, delivery.submission_id, on_chunk=self.heartbeat.processed_objects
+            )
+            if done:
+                self.hub.queue.ack(delivery)
+                self.processed += 1
+        finally:
+            self.heartbeat.finished(done=done)
 
     def start_thread(self) -> None:
         self._thread = threading.Thread(target=self.run, name="hub-pipeline", daemon=True)

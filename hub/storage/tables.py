@@ -335,3 +335,25 @@ sign_in_throttles = Table(
     Column("last_failure_us", BigInteger, nullable=False),
     Column("locked_until_us", BigInteger, nullable=True),
 )
+
+# --- workers ---------------------------------------------------------------------------------
+
+# Every process that works the submission queue (a `hub worker`, or the web process's pipeline
+# thread) records itself here every queue.heartbeat_seconds: the dashboard and /metrics read
+# from it which workers are alive. A row is a process run: a restart is a new row.
+workers = Table(
+    "workers",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("kind", String(20), nullable=False),  # "worker" (hub worker) or "web"
+    Column("host", String(255), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("version", String(40), nullable=False),
+    Column("started_us", BigInteger, nullable=False),
+    Column("last_seen_us", BigInteger, nullable=False, index=True),
+    Column("stopped_us", BigInteger, nullable=True),  # set when it shut down cleanly
+    Column("submissions", BigInteger, nullable=False),
+    Column("objects", BigInteger, nullable=False),
+    Column("current_submission", String(36), nullable=True),
+    Column("current_since_us", BigInteger, nullable=True),
+)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import stat
 import subprocess
@@ -16,6 +17,8 @@ import pytest
 import requests
 from taxii2client.v21 import Server
 
+from hub.config import load_settings
+from hub.services import Hub, heartbeat
 from tests.support.postgres import free_port
 
 HUB = [sys.executable, "-m", "hub.cli"]
@@ -187,10 +190,22 @@ def test_serve_runs_gunicorn_and_answers_taxii(tmp_path: Path) -> None:
         ]
         assert counted and float(counted[0].rsplit(" ", 1)[1]) == 6
         assert requests.get(base + "/readyz", timeout=5).json()["status"] == "ready"
+        # Each gunicorn worker runs a pipeline thread (no Redis), and each records itself.
+        alive = re.compile(r"^hub_workers_alive 2\.0$", re.M)
+        deadline = time.monotonic() + 30
+        while not alive.search(requests.get(base + "/metrics", timeout=5).text):
+            assert time.monotonic() < deadline, "two pipeline threads never recorded themselves"
+            time.sleep(0.2)
     finally:
         process.send_signal(signal.SIGTERM)
         output, _ = process.communicate(timeout=30)
     assert "gunicorn" in output.lower()
+    # Stopping the server stopped the threads cleanly: recorded as stopped, not gone stale.
+    hub = Hub.open(load_settings(None, env={"HUB_STORAGE_DATA_DIR": str(tmp_path / "var")}))
+    try:
+        assert [(v.row.kind, v.state) for v in heartbeat.workers(hub)] == [("web", "stopped")] * 2
+    finally:
+        hub.close()
     for item in keys:  # secrets never reach the log
         assert item["secret"] not in output
     # Requests are logged as JSON lines carrying the request id.

@@ -346,6 +346,25 @@ def test_dashboard_counts_and_charts(site: Site) -> None:
     assert 'Pipeline health: <span class="health ok">ok</span>' in page
 
 
+def test_dashboard_lists_the_workers_and_what_each_works_on(site: Site) -> None:
+    from hub.services.heartbeat import Heartbeat
+
+    busy, idle = Heartbeat(site.hub, "worker"), Heartbeat(site.hub, "worker")
+    busy.working_on("8a4e5c5e-0d6f-4f7e-9a54-2f0f3c1d7b10")
+    busy.processed_objects(700)
+    busy.beat()
+    idle.beat(stopped=True)
+    page = analyst(site).get("/console/dashboard").get_data(as_text=True)
+    table = page.split('<table aria-labelledby="workers-title" id="workers">')[1].split("</table>")[
+        0
+    ]
+    assert table.count("<tr>") == 3  # the header and two workers
+    assert "<code>8a4e5c5e-0d6f-4f7e-9a54-2f0f3c1d7b10</code>" in table
+    assert '<td class="num">700</td>' in table
+    assert '<span class="badge alive">alive</span>' in table
+    assert '<span class="badge stopped">stopped</span>' in table
+
+
 def test_object_browser_search_and_detail(site: Site) -> None:
     acme = site.world.acme
     wanted = indicator("192.0.2.55")

@@ -51,9 +51,7 @@ def addresses(hub: Hub, action: str) -> list[str]:
 
 @pytest.fixture
 def served(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[tuple[Hub, LiveServer]]:
-    hub = make_hub(
-        tmp_path / "var", server={"trusted_proxies": request.param}, console=LOCKOUT
-    )
+    hub = make_hub(tmp_path / "var", server={"trusted_proxies": request.param}, console=LOCKOUT)
     server = LiveServer(hub)
     yield hub, server
     server.stop()
@@ -68,7 +66,9 @@ def test_without_a_trusted_proxy_a_forwarded_address_is_ignored(
     # A client guessing passwords cannot dodge the address lock-out by claiming addresses.
     for number in range(3):
         forged = {"X-Forwarded-For": f"198.51.100.{number}"}
-        assert sign_in(server, f"guess{number}@hub.local", "not anyone's", forged).status_code == 401
+        assert (
+            sign_in(server, f"guess{number}@hub.local", "not anyone's", forged).status_code == 401
+        )
     locked = sign_in(server, *ADMIN, {"X-Forwarded-For": "198.51.100.99"})
     assert locked.status_code == 429
     assert addresses(hub, "console.sign_in_failed") == ["127.0.0.1"] * 4
@@ -84,7 +84,9 @@ def test_behind_one_trusted_proxy_the_address_it_saw_is_the_client(
     # The proxy appends the address it saw to whatever the client sent: only that one counts.
     through = {"X-Forwarded-For": "203.0.113.66, 198.51.100.7"}
     for number in range(3):
-        assert sign_in(server, f"guess{number}@hub.local", "not anyone's", through).status_code == 401
+        assert (
+            sign_in(server, f"guess{number}@hub.local", "not anyone's", through).status_code == 401
+        )
     assert sign_in(server, *ADMIN, through).status_code == 429  # that address is locked out
     # Another client behind the same proxy is not.
     assert sign_in(server, *ADMIN, {"X-Forwarded-For": "198.51.100.8"}).status_code == 302

@@ -78,6 +78,8 @@ def test_collections_from_file_replace_defaults(tmp_path: Path) -> None:
         ("[sever]\n", {}, r"unknown section \[sever\]"),
         ("[server]\nport = 70000\n", {}, r"server\.port"),
         ("", {"HUB_SERVER_TRUSTED_PROXIES": "-1"}, r"server\.trusted_proxies"),
+        ("[queue]\nheartbeat_seconds = 30\n", {}, r"queue\.worker_stale_seconds: more than"),
+        ("", {"HUB_QUEUE_WORKER_FORGET_HOURS": "0"}, r"queue\.worker_forget_hours"),
         ("[storage]\nurl = 'mysql://x'\n", {}, r"storage\.url"),
         ("[taxii]\ndefault_page_size = 5000\n", {}, r"taxii\.default_page_size"),
         ("[collections.x]\nreaders = ['martians']\n", {}, r"collections\.x\.readers: 'martians'"),
