@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+from typing import Any
 
 import orjson
 from sqlalchemy import Connection
@@ -27,11 +28,13 @@ from hub.sharing.pseudonyms import (
     PseudonymKey,
     key_fingerprint,
 )
+from hub.sharing.versions import rebase
 from hub.stix.timestamps import now_us
 from hub.storage.collections import CollectionRepository
 from hub.storage.sharing import (
     EpochRepository,
     PolicyRepository,
+    PolicyVersion,
 )
 
 log = logging.getLogger(__name__)
@@ -69,28 +72,55 @@ def config_policy(settings: Settings) -> Policy:
 
 
 def sync_policy(hub: Hub) -> int:
-    """Record the configured policy as a new version if it changed since the last version
-    taken from the configuration; return the current version number."""
-    policy = config_policy(hub.settings)
-    digest = policy.digest()
+    """Record a new policy version if the configured policy changed since the last version
+    taken from the configuration; return the current version number.
+
+    What the file changed is carried onto the version in force: a setting changed in the
+    console since keeps its console value unless the file changed that same setting. With no
+    console change in between, the new version is exactly the file's policy."""
+    configured = config_policy(hub.settings).to_document()
     with hub.db.write() as conn:
         repo = PolicyRepository(conn)
         last_config = repo.latest("config")
-        if last_config is None or last_config.digest != digest:
-            number = repo.add(
-                created_us=now_us(),
-                source="config",
-                author=None,
-                digest=digest,
-                document=orjson.dumps(policy.to_document()).decode("utf-8"),
-                note="taken from the configuration",
-            )
-            log.info("sharing policy version %d recorded from the configuration", number)
-        else:
+        before = orjson.loads(last_config.file_document) if last_config else None
+        if before == configured:
             number = repo.latest_number() or 0
+        else:
+            number = _record_configured(repo, configured, last_config)
+            log.info("sharing policy version %d recorded from the configuration", number)
     for warning in policy_warnings(hub):
         log.warning("sharing policy: %s", warning)
     return number
+
+
+def _record_configured(
+    repo: PolicyRepository, configured: dict[str, Any], last_config: PolicyVersion | None
+) -> int:
+    """A version for the file's changed policy, carried onto the version in force."""
+    in_force = repo.latest()
+    note = "taken from the configuration"
+    document = configured
+    if last_config is not None and in_force is not None:
+        document = rebase(
+            orjson.loads(in_force.document), orjson.loads(last_config.file_document), configured
+        )
+        if in_force.version != last_config.version:
+            note = (
+                f"the configuration's changes, carried onto version {in_force.version} "
+                "(settings changed since in the console, and not in the file, keep their value)"
+            )
+    policy = Policy.from_document(document)
+    stored = policy.to_document()
+    return repo.add(
+        created_us=now_us(),
+        source="config",
+        author=None,
+        digest=policy.digest(),
+        document=orjson.dumps(stored).decode("utf-8"),
+        note=note,
+        # Kept apart only where console settings made the version differ from the file.
+        config_document=None if stored == configured else orjson.dumps(configured).decode(),
+    )
 
 
 def policy_warnings(hub: Hub) -> list[str]:

@@ -25,6 +25,13 @@ class PolicyVersion:
     digest: str
     document: str
     note: str | None
+    # Source "config": the file's own policy when `document` differs from it (see tables.py).
+    config_document: str | None = None
+
+    @property
+    def file_document(self) -> str:
+        """What the configuration file described, for a version taken from it."""
+        return self.config_document or self.document
 
 
 _POLICY_COLS = [policy_versions.c[name] for name in PolicyVersion.__slots__]
@@ -64,6 +71,7 @@ class PolicyRepository:
         digest: str,
         document: str,
         note: str | None = None,
+        config_document: str | None = None,
     ) -> int:
         number = (self.latest_number() or 0) + 1
         self.conn.execute(
@@ -75,6 +83,7 @@ class PolicyRepository:
                 digest=digest,
                 document=document,
                 note=note,
+                config_document=config_document,
             )
         )
         return number

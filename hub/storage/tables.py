@@ -186,6 +186,10 @@ policy_versions = Table(
     Column("digest", String(64), nullable=False),
     Column("document", Text, nullable=False),  # the policy as canonical JSON
     Column("note", Text, nullable=True),
+    # Source "config": the policy the configuration file described, which `document` carries
+    # onto settings changed in the console since (NULL in versions older than 0010: the same
+    # as `document`). The next start compares the file with it.
+    Column("config_document", Text, nullable=True),
 )
 
 pseudonym_epochs = Table(

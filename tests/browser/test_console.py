@@ -203,6 +203,48 @@ def test_changing_the_matrix_shows_its_effect_then_makes_a_version(page: Page, l
     screenshot(page, "policy-versions")
 
 
+def test_changing_the_sharing_rules_shows_their_effect_then_makes_a_version(
+    page: Page, live: Live
+) -> None:
+    held = held_indicator("203.0.113.98")  # held: this hub holds e-mail addresses
+    post_objects(live, live.world.acme.secret, held)
+    sign_in(page, *ADMIN)
+    page.get_by_role("link", name="Feeds & policy").click()
+    page.get_by_role("link", name="Sharing rules").first.click()
+    expect(page.get_by_role("heading", name="Sharing rules")).to_be_visible()
+    # A wrong value is refused with what is wrong, and what was typed stays to be corrected.
+    page.get_by_label("Host names under these domains are internal (one a line)").fill(
+        "corp\nnot a_domain"
+    )
+    page.get_by_role("button", name="Review the change…").click()
+    expect(page.get_by_role("alert")).to_contain_text("'a_domain' is not a domain name")
+    screenshot(page, "policy-rules-refused")
+    page.get_by_label("Host names under these domains are internal (one a line)").fill(
+        "corp\nacme.internal"
+    )
+    page.get_by_label("What the email detector does").select_option("redact")
+    page.get_by_text("types listed").click()  # open the per-type lists
+    expect(page.get_by_label("indicator", exact=True)).to_be_visible()
+    screenshot(page, "policy-rules")
+    page.get_by_role("button", name="Review the change…").click()
+    expect(page.get_by_role("heading", name="Confirm the policy change")).to_be_visible()
+    expect(page.locator("#policy-changes")).to_contain_text("detector email: hold → redact")
+    expect(page.get_by_role("row", name="members")).to_contain_text(str(held["id"]))
+    expect(page.get_by_role("row", name="held for review")).to_contain_text("1")
+    screenshot(page, "policy-rules-confirm")
+    page.get_by_label("Why (kept with the version)").fill("redact addresses rather than hold")
+    page.get_by_role("button", name="Make it policy version").click()
+    expect(page.get_by_role("heading", name="Policy versions")).to_be_visible()
+    expect(page.get_by_role("table")).to_contain_text("detector email: hold → redact")
+    expect(page.get_by_role("table")).to_contain_text("internal domains: added acme.internal")
+    # An analyst reads the rules, and cannot change them.
+    page.get_by_role("button", name="Sign out").click()
+    sign_in(page, live.staff.analyst.email, PASSWORD)
+    page.goto("/console/policy/rules")
+    expect(page.get_by_label("What the email detector does")).to_be_disabled()
+    expect(page.get_by_role("button", name="Review the change…")).to_have_count(0)
+
+
 def test_audit_trail_filters_and_exports(page: Page, live: Live) -> None:
     sign_in(page, live.staff.analyst.email, PASSWORD)
     page.get_by_role("link", name="Audit trail").click()

@@ -250,9 +250,10 @@ def test_policy_change_shows_its_effect_then_becomes_a_console_version(site: Sit
         "identity-public": "consent",
     }
     page = console.post("/console/feeds/propose", form).get_data(as_text=True)
-    assert "members</code>:" in page
+    assert "<li>members no longer takes AMBER</li>" in page
+    assert "<li>members: submitter named consent → never</li>" in page
     row = page.split("<tr><td><code>members</code></td>")[1].split("</tr>")[0]
-    assert re.findall(r'<td class="num">(\d+)</td>', row) == ["0", "3"]
+    assert re.findall(r'<td class="num">(\d+)</td>', row) == ["0", "3", "0"]
     assert current_policy(site.hub)[0] == version  # nothing stored yet
 
     response = console.post("/console/feeds/apply", {**form, "note": "AMBER to government only"})

@@ -36,6 +36,7 @@ PURE_PACKAGES = (
     "hub.sharing.decide",
     "hub.sharing.transform",
     "hub.sharing.pseudonyms",
+    "hub.sharing.versions",
 )
 
 
