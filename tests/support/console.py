@@ -107,6 +107,16 @@ def held_indicator(value: str = "203.0.113.9") -> dict[str, Any]:
     return indicator(value, description=f"Seen by jane.doe@victim.example near {value}")
 
 
+def version_made(hub: Hub, number: int) -> tuple[str, str | None, str | None]:
+    """Where policy version `number` came from, who made it and why: (source, author, note)."""
+    from hub.storage.sharing import PolicyRepository
+
+    with hub.db.read() as conn:
+        stored = PolicyRepository(conn).get(number)
+    assert stored is not None, number
+    return stored.source, stored.author, stored.note
+
+
 def audit_actions(hub: Hub, action: str | None = None) -> list[dict[str, Any]]:
     from hub.services.accountability import audit_trail
 

@@ -11,9 +11,16 @@ import pytest
 
 from hub.services import membership, review
 from hub.services.sharing import current_policy
-from hub.storage.sharing import PolicyRepository
 from tests.functional.console.conftest import Site
-from tests.support.console import ADMIN, PASSWORD, Console, audit_actions, held_indicator, submit
+from tests.support.console import (
+    ADMIN,
+    PASSWORD,
+    Console,
+    audit_actions,
+    held_indicator,
+    submit,
+    version_made,
+)
 from tests.support.hubs import make_hub
 from tests.support.stix import indicator
 
@@ -264,14 +271,7 @@ def test_policy_change_shows_its_effect_then_becomes_a_console_version(site: Sit
     assert members_feed is not None
     assert members_feed.tlp == frozenset({"clear", "green"})
     assert members_feed.identity == "never"
-    with site.hub.db.read() as conn:
-        stored = PolicyRepository(conn).get(number)
-    assert stored is not None
-    assert (stored.source, stored.author, stored.note) == (
-        "console",
-        ADMIN[0],
-        "AMBER to government only",
-    )
+    assert version_made(site.hub, number) == ("console", ADMIN[0], "AMBER to government only")
     (event,) = audit_actions(site.hub, "policy.change")
     assert event["actor"] == ADMIN[0]
     history = console.get("/console/policy/versions").get_data(as_text=True)

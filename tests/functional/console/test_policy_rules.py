@@ -14,9 +14,16 @@ from hub.config import replace
 from hub.services import Hub, setup
 from hub.services.sharing import current_policy
 from hub.sharing.policy import DETECTORS, Policy
-from hub.storage.sharing import PolicyRepository
 from tests.functional.console.conftest import Site
-from tests.support.console import ADMIN, PASSWORD, Console, audit_actions, held_indicator, submit
+from tests.support.console import (
+    ADMIN,
+    PASSWORD,
+    Console,
+    audit_actions,
+    held_indicator,
+    submit,
+    version_made,
+)
 from tests.support.stix import indicator
 
 
@@ -102,14 +109,7 @@ def test_a_rules_change_shows_its_effect_then_becomes_a_console_version(site: Si
     assert now.internal_domains == ("acme.internal", "corp", "lan")
     assert "description" not in now.allowed_properties["indicator"]
     assert "name" in now.allowed_properties["x-acme-widget"]
-    with site.hub.db.read() as conn:
-        stored = PolicyRepository(conn).get(number)
-    assert stored is not None
-    assert (stored.source, stored.author, stored.note) == (
-        "console",
-        ADMIN[0],
-        "redact, do not hold",
-    )
+    assert version_made(site.hub, number) == ("console", ADMIN[0], "redact, do not hold")
     (event,) = audit_actions(site.hub, "policy.change")
     detail = orjson.loads(event["detail"])
     assert (event["actor"], detail["version"], detail["from_version"]) == (
@@ -226,10 +226,9 @@ def test_the_configuration_changes_only_the_settings_it_changed(site: Site) -> N
     assert merged.default_tlp == "clear"
     assert merged.action("phone") == "hold"
     assert merged.action("email") == "hold"  # the site's configuration, untouched
-    with changed.db.read() as conn:
-        stored = PolicyRepository(conn).get(number)
-    assert stored is not None and stored.source == "config"
-    assert stored.note is not None and f"carried onto version {console_version}" in stored.note
+    source, _, note = version_made(changed, number)
+    assert source == "config"
+    assert note is not None and f"carried onto version {console_version}" in note
     changed.close()
     page = console.get("/console/policy/rules").get_data(as_text=True)
     assert "(the configuration file says redact)" in page  # the phone detector
