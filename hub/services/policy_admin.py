@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -15,7 +15,7 @@ import orjson
 from hub.errors import BadRequest, Conflict
 from hub.services.context import Hub
 from hub.services.policy_effects import Effects, effects
-from hub.services.sharing import current_policy, rotate_pseudonym_key
+from hub.services.sharing import current_policy, policy_warnings, rotate_pseudonym_key
 from hub.services.users import Actor, record
 from hub.sharing.policy import FeedPolicy, Policy, PolicyError
 from hub.sharing.versions import describe_changes
@@ -29,6 +29,8 @@ class Proposal:
     policy: Policy
     changes: list[str]  # what differs from the version in force, in words
     effects: Effects
+    # Where the proposed policy would let pseudonyms be linked to members (linkage_warnings).
+    warnings: list[str] = field(default_factory=list)
 
 
 Change = Callable[[Policy], Policy]  # the policy in force -> the one proposed (or BadRequest)
@@ -54,7 +56,9 @@ def propose_change(hub: Hub, change: Change, *, base_version: int) -> Proposal:
     if policy.digest() == current.digest():
         return Proposal(version, policy, [], Effects())
     changes = describe_changes(current.to_document(), policy.to_document())
-    return Proposal(version, policy, changes, effects(hub, current, policy))
+    return Proposal(
+        version, policy, changes, effects(hub, current, policy), policy_warnings(hub, policy)
+    )
 
 
 def apply_change(hub: Hub, actor: Actor, change: Change, *, base_version: int, note: str) -> int:

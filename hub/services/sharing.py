@@ -123,11 +123,12 @@ def _record_configured(
     )
 
 
-def policy_warnings(hub: Hub) -> list[str]:
-    """What in the current policy and the feeds' readers weakens pseudonymity (see
-    `linkage_warnings`); shown by `hub policy show` and logged at start."""
+def policy_warnings(hub: Hub, policy: Policy | None = None) -> list[str]:
+    """What in the current policy (or `policy`) and the feeds' readers weakens pseudonymity
+    (see `linkage_warnings`); shown by `hub policy show` and the console, logged at start."""
     with hub.db.read() as conn:
-        _, policy = current_policy(hub, conn)
+        if policy is None:
+            _, policy = current_policy(hub, conn)
         readers = {c.alias: c.readers for c in CollectionRepository(conn).list()}
     return linkage_warnings(policy, readers)
 

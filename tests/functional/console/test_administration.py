@@ -259,6 +259,10 @@ def test_policy_change_shows_its_effect_then_becomes_a_console_version(site: Sit
     page = console.post("/console/feeds/propose", form).get_data(as_text=True)
     assert "<li>members no longer takes AMBER</li>" in page
     assert "<li>members: submitter named consent → never</li>" in page
+    # Industry members read public, where a consenting submitter is named, and members, where
+    # it now is not: an object in both would give its pseudonym away. The page says so.
+    warnings = page.split('id="policy-warnings">')[1].split("</div>")[0]
+    assert "industry members read both &#39;public&#39;" in warnings
     row = page.split("<tr><td><code>members</code></td>")[1].split("</tr>")[0]
     assert re.findall(r'<td class="num">(\d+)</td>', row) == ["0", "3", "0"]
     assert current_policy(site.hub)[0] == version  # nothing stored yet
