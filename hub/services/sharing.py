@@ -13,6 +13,7 @@ from typing import Any
 
 import orjson
 from sqlalchemy import Connection
+from sqlalchemy.exc import IntegrityError
 
 from hub.config import Settings
 from hub.services.context import Hub
@@ -79,15 +80,24 @@ def sync_policy(hub: Hub) -> int:
     console since keeps its console value unless the file changed that same setting. With no
     console change in between, the new version is exactly the file's policy."""
     configured = config_policy(hub.settings).to_document()
-    with hub.db.write() as conn:
-        repo = PolicyRepository(conn)
-        last_config = repo.latest("config")
-        before = orjson.loads(last_config.file_document) if last_config else None
-        if before == configured:
-            number = repo.latest_number() or 0
-        else:
-            number = _record_configured(repo, configured, last_config)
-            log.info("sharing policy version %d recorded from the configuration", number)
+    for attempt in range(3):
+        try:
+            with hub.db.write() as conn:
+                repo = PolicyRepository(conn)
+                last_config = repo.latest("config")
+                before = orjson.loads(last_config.file_document) if last_config else None
+                if before == configured:
+                    number = repo.latest_number() or 0
+                else:
+                    number = _record_configured(repo, configured, last_config)
+                    log.info("sharing policy version %d recorded from the configuration", number)
+            break
+        except IntegrityError:
+            # Processes starting together after a change to the file: another one numbered
+            # its version first (PostgreSQL; SQLite serialises writers). Look again: the
+            # file's policy is usually recorded by now.
+            if attempt == 2:
+                raise
     for warning in policy_warnings(hub):
         log.warning("sharing policy: %s", warning)
     return number
