@@ -123,6 +123,7 @@ class LiveConsole:
         self.base_url = base_url
         self.http = requests.Session()
         self._token: str | None = None
+        self.frozen = False  # keep sending the token it has, whatever the pages carry
 
     def get(self, path: str, **kwargs: Any) -> requests.Response:
         response = self.http.get(self.base_url + path, allow_redirects=False, timeout=30, **kwargs)
@@ -149,7 +150,7 @@ class LiveConsole:
         return response
 
     def _remember(self, response: requests.Response) -> None:
-        if "text/html" in response.headers.get("Content-Type", ""):
+        if not self.frozen and "text/html" in response.headers.get("Content-Type", ""):
             found = _TOKEN.search(response.text)
             if found:
                 self._token = found.group(1)
