@@ -57,7 +57,7 @@ def receipts_submission(member_id: str, submission_id: str) -> str | Response:
     member_in_scope(member_id)
     found = membership.find_member(hub(), member_id)
     if request.args.get("format") == "csv":
-        rows = list(receipts.receipt_rows(hub(), found.id, submission_id))
+        rows = receipts.receipt_rows(hub(), found.id, submission_id)
         text = as_csv(rows, receipts.receipt_columns(hub()))
         return _csv(text, f"receipts-{submission_id}")
     page = page_number(request.args.get("page"))

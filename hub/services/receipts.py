@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,6 +47,91 @@ class Pulls:
     names: list[str] | None = None
 
 
+@dataclass
+class _Loaded:
+    """One submission's objects (their status details, sorted by id) and its receipts."""
+
+    details: list[tuple[str, Detail]]  # (success | failure | pending, detail)
+    receipts: dict[str, list[Receipt]]  # by object id
+    released: set[str]  # objects with a release (or revocation) receipt
+    reviews: dict[tuple[str, int], str]
+    aliases: dict[str, str]  # feed id -> alias
+
+    def state(self, group: str, detail: Detail) -> tuple[str, str]:
+        return _state(group, detail, self.released, self.reviews)
+
+    def states(self) -> dict[str, int]:
+        counts = dict.fromkeys(STATES, 0)
+        for group, detail in self.details:
+            counts[self.state(group, detail)[0]] += 1
+        return counts
+
+
+def _load(conn: Connection, member_id: str, submission_id: str) -> _Loaded:
+    submission = SubmissionRepository(conn).get(submission_id)
+    if submission is None or submission.member_id != member_id:
+        raise NotFound(f"no submission {submission_id!r}")  # another's: as if missing
+    status = StatusRepository(conn).get(submission.status_id)
+    assert status is not None
+    details = sorted(
+        [
+            *(("success", d) for d in status.successes),
+            *(("failure", d) for d in status.failures),
+            *(("pending", d) for d in status.pendings),
+        ],
+        key=lambda pair: pair[1].object_id,
+    )
+    by_object: dict[str, list[Receipt]] = defaultdict(list)
+    for receipt in ReceiptRepository(conn).for_submission(submission_id):
+        by_object[receipt.object_id].append(receipt)
+    released = {
+        object_id
+        for object_id, found in by_object.items()
+        if any(r.kind in ("release", "revocation") for r in found)
+    }
+    return _Loaded(
+        details,
+        by_object,
+        released,
+        _reviews(conn, submission_id, details),
+        {c.id: c.alias for c in CollectionRepository(conn).list()},
+    )
+
+
+def _objects(
+    conn: Connection, loaded: _Loaded, page: Sequence[tuple[str, Detail]], *, with_names: bool
+) -> list[dict[str, Any]]:
+    """The objects of one page with their receipts and who pulled each released version."""
+    receipts = [r for _, d in page for r in loaded.receipts.get(d.object_id, [])]
+    seqs = ReportRepository(conn).feed_seqs(
+        [(r.feed_id, r.object_id, r.version_us) for r in receipts]
+    )
+    pulls = _pulls(conn, seqs, with_names=with_names)
+    objects = []
+    for group, detail in page:
+        state, reason = loaded.state(group, detail)
+        entries = [
+            _entry(
+                receipt,
+                loaded.aliases,
+                pulls.get((receipt.feed_id, receipt.object_id, receipt.version_us), Pulls()),
+                with_names=with_names,
+            )
+            for receipt in loaded.receipts.get(detail.object_id, [])
+        ]
+        objects.append(
+            {
+                "id": detail.object_id,
+                "version": detail.version,
+                "state": state,
+                "reason": reason,
+                "outcome": detail.message or "",
+                "receipts": entries,
+            }
+        )
+    return objects
+
+
 def submission_receipts(
     hub: Hub,
     member_id: str,
@@ -58,60 +143,18 @@ def submission_receipts(
     """One page of the objects of `member_id`'s submission with their receipts, and how many
     objects of the whole submission are in each state. Another member's submission is
     NotFound, as if it did not exist."""
-    name_subscribers = hub.settings.transparency.name_subscribers
     with hub.db.read() as conn:
-        submission = SubmissionRepository(conn).get(submission_id)
-        if submission is None or submission.member_id != member_id:
-            raise NotFound(f"no submission {submission_id!r}")
-        status = StatusRepository(conn).get(submission.status_id)
-        assert status is not None
-        details = sorted(
-            [
-                *(("success", d) for d in status.successes),
-                *(("failure", d) for d in status.failures),
-                *(("pending", d) for d in status.pendings),
-            ],
-            key=lambda pair: pair[1].object_id,
-        )
-        every_receipt = ReceiptRepository(conn).for_submission(submission_id)
-        reviews = _reviews(conn, submission_id, details)
-        page = details[offset : offset + limit]
-        wanted = {d.object_id for _, d in page}
-        receipts = [r for r in every_receipt if r.object_id in wanted]
-        aliases = {c.id: c.alias for c in CollectionRepository(conn).list()}
-        seqs = ReportRepository(conn).feed_seqs(
-            [(r.feed_id, r.object_id, r.version_us) for r in receipts]
-        )
-        pulls = _pulls(conn, seqs, with_names=name_subscribers)
-    released = {r.object_id for r in every_receipt if r.kind in ("release", "revocation")}
-    states = dict.fromkeys(STATES, 0)
-    for group, detail in details:
-        states[_state(group, detail, released, reviews)[0]] += 1
-    by_object: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for receipt in receipts:
-        key = (receipt.feed_id, receipt.object_id, receipt.version_us)
-        by_object[receipt.object_id].append(
-            _entry(receipt, aliases, pulls.get(key, Pulls()), with_names=name_subscribers)
-        )
-    objects = []
-    for group, detail in page:
-        state, reason = _state(group, detail, released, reviews)
-        objects.append(
-            {
-                "id": detail.object_id,
-                "version": detail.version,
-                "state": state,
-                "reason": reason,
-                "outcome": detail.message or "",
-                "receipts": by_object.get(detail.object_id, []),
-            }
+        loaded = _load(conn, member_id, submission_id)
+        page = loaded.details[offset : offset + limit]
+        objects = _objects(
+            conn, loaded, page, with_names=hub.settings.transparency.name_subscribers
         )
     return {
         "submission": submission_id,
-        "total": len(details),
+        "total": len(loaded.details),
         "offset": offset,
-        "more": offset + limit < len(details),
-        "states": states,
+        "more": offset + limit < len(loaded.details),
+        "states": loaded.states(),
         "objects": objects,
     }
 
@@ -246,26 +289,26 @@ def receipt_columns(hub: Hub) -> tuple[str, ...]:
     return (*RECEIPT_COLUMNS, NAMES_COLUMN) if named else RECEIPT_COLUMNS
 
 
-def receipt_rows(hub: Hub, member_id: str, submission_id: str) -> Iterator[dict[str, Any]]:
+def receipt_rows(hub: Hub, member_id: str, submission_id: str) -> list[dict[str, Any]]:
     """Every object of the submission as export rows: one per receipt, or one for an object
-    that went nowhere."""
-    offset = 0
-    while True:
-        body = submission_receipts(hub, member_id, submission_id, offset=offset)
-        for obj in body["objects"]:
-            first = {
-                "object_id": obj["id"],
-                "object_version": obj["version"],
-                "state": obj["state"],
-                "reason": obj["reason"],
-            }
-            if not obj["receipts"]:
-                yield first
-            for receipt in obj["receipts"]:
-                yield {**first, **_receipt_cells(receipt)}
-        if not body["more"]:
-            return
-        offset += PAGE_LIMIT
+    that went nowhere. The submission is read once; who pulled what, a page at a time."""
+    rows: list[dict[str, Any]] = []
+    with hub.db.read() as conn:
+        loaded = _load(conn, member_id, submission_id)
+        for start in range(0, len(loaded.details), PAGE_LIMIT):
+            page = loaded.details[start : start + PAGE_LIMIT]
+            objects = _objects(
+                conn, loaded, page, with_names=hub.settings.transparency.name_subscribers
+            )
+            for obj in objects:
+                first = {
+                    "object_id": obj["id"],
+                    "object_version": obj["version"],
+                    "state": obj["state"],
+                    "reason": obj["reason"],
+                }
+                rows += [{**first, **_receipt_cells(r)} for r in obj["receipts"]] or [first]
+    return rows
 
 
 def _receipt_cells(receipt: dict[str, Any]) -> dict[str, Any]:
