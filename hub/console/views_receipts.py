@@ -5,12 +5,15 @@ open any member's from the member's page. The figures are the REST API's (servic
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from flask import Response, render_template, request
 
 from hub.console import bp
 from hub.console.format import page_number
-from hub.console.security import hub, member_in_scope, requires
-from hub.services import activity, membership, receipts
+from hub.console.security import hub, requires
+from hub.console.views_members import scoped_member, submissions_page
+from hub.services import activity, receipts
 from hub.services.accountability import as_csv
 
 
@@ -25,19 +28,15 @@ def _csv(text: str, name: str) -> Response:
 @bp.route("/members/<member_id>/receipts")
 @requires("members.read", "own.read")
 def receipts_list(member_id: str) -> str:
-    member_in_scope(member_id)
-    found = membership.find_member(hub(), member_id)
-    page = page_number(request.args.get("page"))
-    size = hub().settings.console.page_size
-    submissions = activity.recent_submissions(
-        hub(), found.id, limit=size + 1, offset=(page - 1) * size
-    )
+    found = scoped_member(member_id)
+    submissions, more, page = submissions_page(found.id, hub().settings.console.page_size)
     return render_template(
         "console/receipts.html",
         member=found,
-        submissions=submissions[:size],
-        more=len(submissions) > size,
+        submissions=submissions,
+        more=more,
         page=page,
+        args=lambda number: urlencode({"page": number}),
         access=receipts.government_access_summary(hub(), found.id),
     )
 
@@ -45,8 +44,7 @@ def receipts_list(member_id: str) -> str:
 @bp.route("/members/<member_id>/receipts/government-access.csv")
 @requires("members.read", "own.read")
 def receipts_government_access(member_id: str) -> Response:
-    member_in_scope(member_id)
-    found = membership.find_member(hub(), member_id)
+    found = scoped_member(member_id)
     rows = receipts.government_access_rows(receipts.government_access_summary(hub(), found.id))
     return _csv(as_csv(rows, receipts.GOVERNMENT_ACCESS_COLUMNS), "government-access")
 
@@ -54,8 +52,7 @@ def receipts_government_access(member_id: str) -> Response:
 @bp.route("/members/<member_id>/receipts/<submission_id>")
 @requires("members.read", "own.read")
 def receipts_submission(member_id: str, submission_id: str) -> str | Response:
-    member_in_scope(member_id)
-    found = membership.find_member(hub(), member_id)
+    found = scoped_member(member_id)
     if request.args.get("format") == "csv":
         rows = receipts.receipt_rows(hub(), found.id, submission_id)
         text = as_csv(rows, receipts.receipt_columns(hub()))

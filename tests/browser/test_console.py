@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 from taxii2client.v21 import Server, as_pages
 
 from hub.auth import totp
@@ -40,6 +40,13 @@ def post_objects(live: Live, secret: str, *objects: dict[str, object]) -> dict[s
     assert response.status_code == 202, response.text
     result: dict[str, object] = response.json()
     return result
+
+
+def downloaded(page: Page, control: Locator) -> str:
+    """Click a control that downloads a file: the file's text."""
+    with page.expect_download() as download:
+        control.click()
+    return Path(download.value.path()).read_text(encoding="utf-8")
 
 
 def feed_ids(live: Live, key_id: str, secret: str, alias: str) -> set[str]:
@@ -211,9 +218,7 @@ def test_audit_trail_filters_and_exports(page: Page, live: Live) -> None:
     page.get_by_role("button", name="Filter").click()
     expect(page.get_by_role("table")).to_contain_text("console.sign_in")
     screenshot(page, "audit")
-    with page.expect_download() as download:
-        page.get_by_role("button", name="Export CSV").click()
-    text = Path(download.value.path()).read_text(encoding="utf-8")
+    text = downloaded(page, page.get_by_role("button", name="Export CSV"))
     assert text.startswith("time,actor,actor_kind,member_id,action,target,detail")
     assert "console.sign_in" in text
     page.get_by_role("link", name="Feed reads (government access)").click()
@@ -249,8 +254,6 @@ def test_member_admin_reads_its_receipts_and_exports_them(page: Page, live: Live
     )
     expect(page.locator("body")).not_to_contain_text("National CERT")
     screenshot(page, "receipt")
-    with page.expect_download() as download:
-        page.get_by_role("link", name="Export CSV").click()
-    text = Path(download.value.path()).read_text(encoding="utf-8")
+    text = downloaded(page, page.get_by_role("link", name="Export CSV"))
     assert text.startswith("object_id,object_version,state,reason,feed")
     assert f"{green['id']}," in text

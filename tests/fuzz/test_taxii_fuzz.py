@@ -89,6 +89,23 @@ def test_object_queries_never_fail_the_server(
             assert response.json()["description"]  # says what was wrong
 
 
+def _post_to_inbox(world: World, live: LiveServer, body: Any) -> requests.Response:
+    """POST a body to the inbox over TAXII; whatever it is, never a 5xx, and a refusal is a
+    TAXII error message saying what was wrong."""
+    response = requests.post(
+        live.collection_url(world.collection_ids["inbox"]) + "objects/",
+        data=json.dumps(body).encode(),
+        headers={"Accept": TAXII, "Content-Type": TAXII},
+        auth=world.acme.basic,
+        timeout=60,
+    )
+    assert response.status_code < 500, response.text
+    if response.status_code >= 400:
+        assert _is_taxii_error(response)
+        assert response.json()["description"]
+    return response
+
+
 def _nested(depth: int) -> Any:
     value: Any = "x"
     for _ in range(depth):
@@ -218,18 +235,8 @@ def test_hostile_bundles_get_clear_answers_and_exact_status(
     objects = [{**indicator(f"203.0.113.{i}"), **change} for i, change in enumerate(changes)]
     if duplicate:
         objects.append(dict(objects[0]))
-    body = json.dumps({"objects": objects}).encode()
-    response = requests.post(
-        live.collection_url(world.collection_ids["inbox"]) + "objects/",
-        data=body,
-        headers={"Accept": TAXII, "Content-Type": TAXII},
-        auth=world.acme.basic,
-        timeout=60,
-    )
-    assert response.status_code < 500, response.text
+    response = _post_to_inbox(world, live, {"objects": objects})
     if response.status_code >= 400:
-        assert _is_taxii_error(response)
-        assert response.json()["description"]
         return
     status = response.json()
     assert status["total_count"] == len(objects)
@@ -245,17 +252,7 @@ def test_hostile_bundles_get_clear_answers_and_exact_status(
 @given(body=st.one_of(_JSON, st.dictionaries(st.just("objects"), _JSON, min_size=1)))
 def test_any_json_body_gets_a_clear_answer(served: tuple[World, LiveServer], body: Any) -> None:
     world, live = served
-    response = requests.post(
-        live.collection_url(world.collection_ids["inbox"]) + "objects/",
-        data=json.dumps(body).encode(),
-        headers={"Accept": TAXII, "Content-Type": TAXII},
-        auth=world.acme.basic,
-        timeout=60,
-    )
-    assert response.status_code < 500, response.text
-    if response.status_code >= 400:
-        assert _is_taxii_error(response)
-        assert response.json()["description"]
+    _post_to_inbox(world, live, body)
 
 
 # Indicator lists (CSV and plain text, through the REST API): the converter's edge cases.

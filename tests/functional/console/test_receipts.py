@@ -12,6 +12,7 @@ import re
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -110,7 +111,8 @@ class Scene:
         return console
 
 
-def _scene(tmp_path: Path, database_url: str, **sections: dict[str, Any]) -> Scene:
+@contextmanager
+def _scene(tmp_path: Path, database_url: str, **sections: dict[str, Any]) -> Iterator[Scene]:
     # A small console page, so the receipts come in several pages.
     hub = make_hub(tmp_path / "var", database_url, console={"page_size": 4}, **sections)
     acme = add_account(hub, "Acme Bank", "industry", sector="finance")
@@ -129,15 +131,17 @@ def _scene(tmp_path: Path, database_url: str, **sections: dict[str, Any]) -> Sce
     membership.add_user(
         hub, NORTHWIND_ADMIN, PASSWORD, "member-admin", member_id=northwind.member.id
     )
-    return scene
+    try:
+        yield scene
+    finally:
+        scene.live.stop()
+        hub.close()
 
 
 @pytest.fixture
 def scene(tmp_path: Path, database_url: str) -> Iterator[Scene]:
-    built = _scene(tmp_path, database_url)
-    yield built
-    built.live.stop()
-    built.hub.close()
+    with _scene(tmp_path, database_url) as built:
+        yield built
 
 
 def _receipt_pages(console: LiveConsole, path: str) -> tuple[list[Row], list[str]]:
@@ -358,8 +362,7 @@ def test_a_member_admin_never_sees_another_members_receipts(scene: Scene) -> Non
 def test_subscribers_are_named_only_where_the_policy_allows(
     tmp_path: Path, database_url: str
 ) -> None:
-    scene = _scene(tmp_path, database_url, transparency={"name_subscribers": True})
-    try:
+    with _scene(tmp_path, database_url, transparency={"name_subscribers": True}) as scene:
         green = _marked("203.0.113.9", "green")
         scene.ours = {green["id"]}
         submission = scene.submit(green)
@@ -374,6 +377,3 @@ def test_subscribers_are_named_only_where_the_policy_allows(
         table = list(csv.DictReader(io.StringIO(console.get(f"{path}?format=csv").text)))
         names = {r["feed"]: r["subscribers"] for r in table}
         assert names == {"members": "Gulf Bank; Northwind Energy", "government": ""}
-    finally:
-        scene.live.stop()
-        scene.hub.close()
