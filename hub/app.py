@@ -35,7 +35,8 @@ def create_app(
     """
     settings = settings or load_settings()
     hub = hub or Hub.open(settings)
-    app = Flask(__name__)
+    # No app-wide static route: the console's blueprint serves the only files the hub has.
+    app = Flask(__name__, static_folder=None)
     app.config.update(
         SECRET_KEY=hub.secret("session_key"),
         # Werkzeug refuses larger bodies before they are read; TAXII views also check up front.

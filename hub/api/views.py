@@ -10,7 +10,7 @@ from typing import Any
 from flask import Blueprint, Response, g, request
 
 from hub.errors import BadRequest, NotFound
-from hub.services import accountability, ingest
+from hub.services import accountability, ingest, receipts
 from hub.services import objects as object_service
 from hub.stix.timestamps import format_us
 from hub.storage.submissions import Submission
@@ -74,8 +74,8 @@ def get_receipts(submission_id: str) -> Response:
     organisations (by kind and sector) pulled it. Query: `limit` (1-1000), `offset`."""
     limit = _int_arg("limit", 1000, 1, 1000)
     offset = _int_arg("offset", 0, 0, None)
-    body = accountability.submission_receipts(
-        current_hub(), current_principal(), submission_id, limit=limit, offset=offset
+    body = receipts.submission_receipts(
+        current_hub(), current_principal().member_id, submission_id, limit=limit, offset=offset
     )
     return _json(body)
 
@@ -84,11 +84,11 @@ def get_receipts(submission_id: str) -> Response:
 def government_access() -> Response:
     """How often government members pulled the caller's released objects (counts only);
     `?format=csv` for a spreadsheet."""
-    summary = accountability.government_access_summary(current_hub(), current_principal().member_id)
+    summary = receipts.government_access_summary(current_hub(), current_principal().member_id)
     if request.args.get("format") == "csv":
-        rows = [{"month": m, "objects": n} for m, n in summary["by_month"].items()]
+        rows = receipts.government_access_rows(summary)
         return Response(
-            accountability.as_csv(rows, ("month", "objects")),
+            accountability.as_csv(rows, receipts.GOVERNMENT_ACCESS_COLUMNS),
             content_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": 'attachment; filename="government-access.csv"'},
         )

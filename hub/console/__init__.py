@@ -37,6 +37,7 @@ def init_app(app: Flask, hub: Hub) -> None:
         views_members,
         views_objects,
         views_policy,
+        views_receipts,
         views_review,
         views_users,
     )

@@ -60,7 +60,7 @@ def load_user() -> None:
         found = users.get_user(hub(), str(session.get("user_id")))
     except NotFound:
         found = None
-    if found is None or found.status != "active":
+    if found is None or not users.may_act(hub(), found):
         cast(Any, session).end()
         return
     g.user = found

@@ -16,6 +16,8 @@ from hub.services import activity, admin, membership
 from hub.services.admin import MemberFields, MemberFilter
 from hub.services.membership import CONSENTS, IssuedKey
 from hub.stix.timestamps import now_us
+from hub.storage.membership import Member
+from hub.storage.reports import SubmissionRow
 
 Page = str | Response | tuple[str, int]
 
@@ -70,24 +72,33 @@ def member_new() -> Page:
     return redirect(url_for("console.member", member_id=member.id))
 
 
+def scoped_member(member_id: str) -> Member:
+    """The member, if the user may see it (404 otherwise, as if it did not exist)."""
+    member_in_scope(member_id)
+    return membership.find_member(hub(), member_id)
+
+
+def submissions_page(member_id: str, size: int) -> tuple[list[SubmissionRow], bool, int]:
+    """The ?page= page of a member's submissions, newest first: its rows, whether more
+    follow, and its number."""
+    page = page_number(request.args.get("page"))
+    rows = activity.recent_submissions(hub(), member_id, limit=size + 1, offset=(page - 1) * size)
+    return rows[:size], len(rows) > size, page
+
+
 @bp.route("/members/<member_id>")
 @requires("members.read", "own.read")
 def member(member_id: str) -> str:
-    member_in_scope(member_id)
-    found = membership.find_member(hub(), member_id)
-    page = page_number(request.args.get("page"))
-    size = 20
-    submissions = activity.recent_submissions(
-        hub(), found.id, limit=size + 1, offset=(page - 1) * size
-    )
+    found = scoped_member(member_id)
+    submissions, more, page = submissions_page(found.id, 20)
     return render_template(
         "console/member.html",
         member=found,
         keys=admin.list_keys(hub(), found.id),
         key_state=admin.key_state,
         now=now_us(),
-        submissions=submissions[:size],
-        more=len(submissions) > size,
+        submissions=submissions,
+        more=more,
         page=page,
         received=activity.received(hub(), found.id),
         manage_keys=may_manage_keys(found.id),
@@ -136,8 +147,7 @@ def member_status(member_id: str) -> Response:
 @bp.route("/members/<member_id>/submissions/<submission_id>")
 @requires("members.read", "own.read")
 def member_submission(member_id: str, submission_id: str) -> str:
-    member_in_scope(member_id)
-    found = membership.find_member(hub(), member_id)
+    found = scoped_member(member_id)
     detail = activity.submission(hub(), found.id, submission_id)
     return render_template("console/submission.html", member=found, detail=detail)
 

@@ -73,6 +73,29 @@ def summary(decision: Decision) -> str:
     return "rejected: " + "; ".join(decision.reasons)
 
 
+# How a submitter's receipts name each line summary() writes: its first words, and the state.
+_SUMMARY_STATES = (
+    ("released to ", "released"),
+    ("not released: ", "withheld"),
+    ("not forwarded: ", "withheld"),
+    ("held for review: ", "held"),
+    ("rejected: ", "rejected"),
+)
+
+
+def state_of(message: str | None) -> tuple[str, str]:
+    """The state (released | withheld | held | rejected, or stored for what was not put to the
+    sharing rules) and the reason, of a line summary() wrote in a status resource."""
+    if not message:
+        return "stored", "kept as sent where it was sent; not put to the sharing rules"
+    if message == "already received":
+        return "duplicate", "this version was already received: nothing new was released"
+    for prefix, state in _SUMMARY_STATES:
+        if message.startswith(prefix):
+            return state, message if state == "released" else message[len(prefix) :]
+    return "stored", message
+
+
 # id(item) -> feed alias -> (the identity it appears under, its stored version there)
 Prepared = dict[int, dict[str, tuple[AudienceIdentity, NewVersion]]]
 

@@ -74,6 +74,18 @@ def get_user(hub: Hub, user_id: str) -> User:
     return user
 
 
+def may_act(hub: Hub, user: User) -> bool:
+    """An account may sign in and use the console while it is active and, when it belongs
+    to a member, while that member is not suspended (its people are shut out with its keys)."""
+    if user.status != "active":
+        return False
+    if user.member_id is None:
+        return True
+    with hub.db.read() as conn:
+        member = MemberRepository(conn).get(user.member_id)
+    return member is not None and member.status == "active"
+
+
 def find_id(hub: Hub, email: str) -> str:
     found = membership.find_user(hub, email)
     if found is None:
@@ -353,9 +365,11 @@ def check_password(hub: Hub, email: str, password: str, address: str | None) -> 
         _refuse(hub, email, address, "locked", user)
         return SignInResult("locked", retry_after=wait)
     good = verify_password(password, user.password_hash if user else _DUMMY_HASH)
-    if user is None or not good or user.status != "active":
+    if user is None or not good or not may_act(hub, user):
         _fail(hub, keys, now)
         reason = "unknown-account" if user is None else "bad-password" if not good else "suspended"
+        if reason == "suspended" and user is not None and user.status == "active":
+            reason = "member-suspended"
         _refuse(hub, email, address, reason, user)
         return SignInResult("refused")
     if user.totp_secret:
@@ -374,7 +388,7 @@ def check_totp(hub: Hub, user_id: str, code: str, address: str | None) -> SignIn
     if wait:
         _refuse(hub, user.email, address, "locked", user)
         return SignInResult("locked", retry_after=wait)
-    if user.status != "active" or not user.totp_secret:
+    if not may_act(hub, user) or not user.totp_secret:
         _refuse(hub, user.email, address, "suspended", user)
         return SignInResult("refused")
     secret = totp.SecretBox(hub.secret("session_key")).open(user.totp_secret)

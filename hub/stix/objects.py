@@ -60,12 +60,12 @@ def version_key(obj: Any) -> VersionKey:
         raise ObjectError(f"property 'id' must be an identifier of the form '{obj_type}--<uuid>'")
     assert isinstance(obj_id, str)
     spec_version = obj.get("spec_version")
-    if spec_version not in ACCEPTED_SPEC_VERSIONS:
+    # A list or an object there is as wrong as "2.0", and unhashable: test the type first.
+    if not isinstance(spec_version, str) or spec_version not in ACCEPTED_SPEC_VERSIONS:
         raise ObjectError(
             f"property 'spec_version' must be '2.1' (got {spec_version!r}); "
             "the hub stores STIX 2.1 only"
         )
-    assert isinstance(spec_version, str)
     created_us = _timestamp(obj, "created")
     if created_us is not None and obj.get("modified") == obj["created"]:
         modified_us: int | None = created_us  # the first version of most objects

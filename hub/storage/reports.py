@@ -269,6 +269,32 @@ class ReportRepository:
         )
         return {str(o): str(m) for o, m in self.conn.execute(query)}
 
+    # --- receipts ----------------------------------------------------------------------------
+
+    def feed_seqs(self, keys: Sequence[tuple[str, str, int]]) -> dict[tuple[str, str, int], int]:
+        """The sequence number of each (feed id, object id, version) still in its feed."""
+        ov = object_versions
+        found: dict[tuple[str, str, int], int] = {}
+        for start in range(0, len(keys), 300):
+            part = keys[start : start + 300]
+            rows = self.conn.execute(
+                select(ov.c.collection_id, ov.c.object_id, ov.c.version_us, ov.c.seq).where(
+                    or_(
+                        *(
+                            and_(
+                                ov.c.collection_id == feed_id,
+                                ov.c.object_id == object_id,
+                                ov.c.version_us == version_us,
+                            )
+                            for feed_id, object_id, version_us in part
+                        )
+                    )
+                )
+            )
+            for feed_id, object_id, version_us, seq in rows:
+                found[(str(feed_id), str(object_id), int(version_us))] = int(seq)
+        return found
+
 
 _VERSION_COLS = [
     object_versions.c.collection_id,

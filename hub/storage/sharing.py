@@ -298,3 +298,12 @@ class ReviewRepository:
                 edited_body=edited_body,
             )
         )
+
+    def states_for_submission(self, submission_id: str) -> dict[tuple[str, int], str]:
+        """(object id, version) -> pending | approved | rejected, of one submission's items."""
+        rows = self.conn.execute(
+            select(review_items.c.object_id, review_items.c.version_us, review_items.c.state)
+            .where(review_items.c.submission_id == submission_id)
+            .order_by(review_items.c.created_us)
+        )
+        return {(str(o), int(v)): str(s) for o, v, s in rows}

@@ -9,12 +9,13 @@ from pathlib import Path
 
 import pytest
 import requests
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 from taxii2client.v21 import Server, as_pages
 
 from hub.auth import totp
 from hub.services import review, users
 from hub.services.users import Actor
+from hub.stix.markings import TLP2_MARKING_IDS
 from tests.browser.conftest import Live, screenshot
 from tests.support.console import ADMIN, PASSWORD, held_indicator
 from tests.support.stix import indicator
@@ -39,6 +40,13 @@ def post_objects(live: Live, secret: str, *objects: dict[str, object]) -> dict[s
     assert response.status_code == 202, response.text
     result: dict[str, object] = response.json()
     return result
+
+
+def downloaded(page: Page, control: Locator) -> str:
+    """Click a control that downloads a file: the file's text."""
+    with page.expect_download() as download:
+        control.click()
+    return Path(download.value.path()).read_text(encoding="utf-8")
 
 
 def feed_ids(live: Live, key_id: str, secret: str, alias: str) -> set[str]:
@@ -252,12 +260,42 @@ def test_audit_trail_filters_and_exports(page: Page, live: Live) -> None:
     page.get_by_role("button", name="Filter").click()
     expect(page.get_by_role("table")).to_contain_text("console.sign_in")
     screenshot(page, "audit")
-    with page.expect_download() as download:
-        page.get_by_role("button", name="Export CSV").click()
-    text = Path(download.value.path()).read_text(encoding="utf-8")
+    text = downloaded(page, page.get_by_role("button", name="Export CSV"))
     assert text.startswith("time,actor,actor_kind,member_id,action,target,detail")
     assert "console.sign_in" in text
     page.get_by_role("link", name="Feed reads (government access)").click()
     screenshot(page, "audit-reads")
     page.goto("/console/users")
     assert users.list_users(live.hub)
+
+
+def test_member_admin_reads_its_receipts_and_exports_them(page: Page, live: Live) -> None:
+    green = indicator("192.0.2.44", object_marking_refs=[TLP2_MARKING_IDS["green"]])
+    red = indicator("192.0.2.45", object_marking_refs=[TLP2_MARKING_IDS["red"]])
+    post_objects(live, live.world.acme.secret, green, red)
+    cert = live.world.cert
+    assert green["id"] in feed_ids(live, cert.key_id, cert.secret, "government")
+
+    sign_in(page, live.staff.acme_admin.email, PASSWORD)
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Receipts").click()
+    expect(page.get_by_role("heading", name="Receipts of Acme Bank")).to_be_visible()
+    expect(page.locator("#government-objects")).to_have_text("1")
+    expect(page.locator("#government-organisations")).to_have_text("1")
+    screenshot(page, "receipts")
+
+    page.locator("#submissions tbody a").first.click()
+    expect(page.get_by_role("heading", name="Receipts of the submission of")).to_be_visible()
+    pulled = page.locator(f'tr[data-object="{green["id"]}"][data-feed="government"]')
+    expect(pulled.locator("td.organisations")).to_have_text("1")
+    expect(pulled.locator("td.by-kind")).to_have_text("government 1")
+    expect(pulled.locator("td.appears-as")).to_contain_text("a pseudonym identity--")
+    not_yet = page.locator(f'tr[data-object="{green["id"]}"][data-feed="members"]')
+    expect(not_yet.locator("td.organisations")).to_have_text("0")
+    expect(page.locator(f'tr[data-object="{red["id"]}"] td.state')).to_contain_text(
+        "withheld TLP:RED is never released"
+    )
+    expect(page.locator("body")).not_to_contain_text("National CERT")
+    screenshot(page, "receipt")
+    text = downloaded(page, page.get_by_role("link", name="Export CSV"))
+    assert text.startswith("object_id,object_version,state,reason,feed")
+    assert f"{green['id']}," in text

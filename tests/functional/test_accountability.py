@@ -109,6 +109,9 @@ def test_receipts_count_exactly_who_pulled_what(scene: Scene) -> None:
     by_id = {entry["id"]: entry for entry in body["objects"]}
     assert by_id[red["id"]]["receipts"] == []
     assert by_id[red["id"]]["outcome"].startswith("not released")
+    assert by_id[red["id"]]["state"] == "withheld"
+    assert body["states"]["released"] == len(greens)
+    assert body["states"]["withheld"] == 1
     for obj in greens:
         feeds = {r["feed"]: r for r in by_id[obj["id"]]["receipts"]}
         assert set(feeds) == {"government", "members"}

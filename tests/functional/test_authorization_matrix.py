@@ -1,6 +1,8 @@
 """Every HTTP route of the member-facing API, for every kind of caller: the status each cell must
 answer, from one table. A collection a caller may neither read nor write is a 404 to it; one
-it may see but not use that way is a 403; bad or withdrawn credentials are a 401."""
+it may see but not use that way is a 403; bad or withdrawn credentials are a 401, and so is a
+console session, which opens nothing here. Every route of the app outside the console must be
+reached by a row (the console's own table is test_authorization_matrix_console.py)."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ import pytest
 import requests
 
 from hub.services import Hub, membership
+from tests.support.console import ADMIN, LiveConsole
 from tests.support.hubs import Account, LiveServer, add_account, make_hub, make_world
 from tests.support.stix import TAXII, envelope, indicator
 
@@ -24,6 +27,7 @@ CALLERS = (
     "industry-read-only",  # Acme Bank's read-only key
     "industry-other-sector",  # Northwind Energy: industry, energy
     "government",  # National CERT
+    "console-session",  # an admin signed in to the console: its session cookie, no key
 )
 COLLECTIONS = ("inbox", "members", "government", "public", "finance-tg")
 
@@ -37,6 +41,7 @@ class Matrix:
     object_id: str  # in finance-tg, submitted by Acme
     status_id: str  # Acme's
     submission_id: str  # Acme's
+    console_cookie: str  # an admin's console session
 
 
 @pytest.fixture(scope="module")
@@ -64,6 +69,10 @@ def matrix(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Matrix]:
         auth=world.acme.basic,
         timeout=30,
     )
+    console = LiveConsole(live.url)
+    assert console.sign_in(*ADMIN).status_code == 302
+    cookie = console.http.cookies.get("hub_console", path="/console")
+    assert cookie
     auth: dict[str, tuple[str, str] | None] = {
         "anonymous": None,
         "wrong-secret": (world.acme.key_id, "hks_not-the-secret"),
@@ -74,6 +83,7 @@ def matrix(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Matrix]:
         "industry-read-only": (read_only.key.id, read_only.secret),
         "industry-other-sector": world.northwind.basic,
         "government": world.cert.basic,
+        "console-session": None,
     }
     yield Matrix(
         hub,
@@ -83,6 +93,7 @@ def matrix(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Matrix]:
         obj["id"],
         posted.json()["id"],
         submitted.json()["id"],
+        cookie,
     )
     live.stop()
     hub.close()
@@ -174,6 +185,8 @@ def _routes() -> list[Route]:
         ("GET", "readiness", lambda m: "/readyz", lambda c: 200),
         ("GET", "metrics (loopback)", lambda m: "/metrics", lambda c: 200),
         ("GET", "transparency report", lambda m: "/transparency.json", lambda c: 200),
+        ("GET", "transparency page", lambda m: "/transparency", lambda c: 200),
+        ("GET", "root: to the console", lambda m: "/", lambda c: 302),
         ("GET", "OpenAPI description", lambda m: "/api/openapi.json", lambda c: 200),
     ]
     for alias in COLLECTIONS:
@@ -277,12 +290,16 @@ def test_route_answers_each_caller_as_the_table_says(
         headers["Content-Type"] = TAXII if "/taxii2/" in path(matrix) else "application/json"
     if "/api/" in path(matrix) or not path(matrix).startswith("/taxii2/"):
         headers.pop("Accept")
+    if caller == "console-session":
+        # Sent even where a browser would not (the cookie's path is /console).
+        headers["Cookie"] = f"hub_console={matrix.console_cookie}"
     response = requests.request(
         method,
         matrix.live.url + path(matrix),
         json=body,
         headers=headers,
         auth=matrix.auth[caller],
+        allow_redirects=False,
         timeout=30,
     )
     assert response.status_code == expected(caller), f"{name} as {caller}: {response.text}"
@@ -290,3 +307,18 @@ def test_route_answers_each_caller_as_the_table_says(
         assert "WWW-Authenticate" in response.headers
     if response.status_code in (401, 403, 404) and path(matrix).startswith("/taxii2/"):
         assert response.headers["Content-Type"].startswith("application/taxii+json")
+
+
+def test_every_route_outside_the_console_has_a_row(matrix: Matrix) -> None:
+    app = matrix.live.app
+    adapter = app.url_map.bind("127.0.0.1")
+    reached = {
+        (method, adapter.match(path(matrix), method=method)[0]) for method, _, path, _ in ROUTES
+    }
+    every = {
+        (method, rule.endpoint)
+        for rule in app.url_map.iter_rules()
+        if not rule.endpoint.startswith("console.")
+        for method in (rule.methods or set()) - {"HEAD", "OPTIONS"}
+    }
+    assert sorted(every - reached) == [], "routes no row of the table reaches"

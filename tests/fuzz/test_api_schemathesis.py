@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -18,6 +17,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 import hub.api
+from tests.fuzz.budget import fuzz_settings
 from tests.support.hubs import LiveServer, World, make_hub, make_world
 
 SPEC = json.loads((Path(hub.api.__file__).parent / "openapi.json").read_text())
@@ -41,11 +41,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[World, Li
 
 
 @schema.parametrize()
-@settings(
-    max_examples=40,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@fuzz_settings(40)
 def test_api_answers_every_input_as_described(
     case: schemathesis.Case, served: tuple[World, LiveServer]
 ) -> None:

@@ -9,17 +9,14 @@ from typing import Any
 
 import pytest
 import requests
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.fuzz.budget import fuzz_settings
 from tests.support.hubs import LiveServer, World, make_hub, make_world
 from tests.support.stix import TAXII, indicator
 
-FUZZ = settings(
-    max_examples=60,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+FUZZ = fuzz_settings(60)
 
 
 @pytest.fixture(scope="module")
@@ -92,6 +89,23 @@ def test_object_queries_never_fail_the_server(
             assert response.json()["description"]  # says what was wrong
 
 
+def _post_to_inbox(world: World, live: LiveServer, body: Any) -> requests.Response:
+    """POST a body to the inbox over TAXII; whatever it is, never a 5xx, and a refusal is a
+    TAXII error message saying what was wrong."""
+    response = requests.post(
+        live.collection_url(world.collection_ids["inbox"]) + "objects/",
+        data=json.dumps(body).encode(),
+        headers={"Accept": TAXII, "Content-Type": TAXII},
+        auth=world.acme.basic,
+        timeout=60,
+    )
+    assert response.status_code < 500, response.text
+    if response.status_code >= 400:
+        assert _is_taxii_error(response)
+        assert response.json()["description"]
+    return response
+
+
 def _nested(depth: int) -> Any:
     value: Any = "x"
     for _ in range(depth):
@@ -121,8 +135,99 @@ _HOSTILE = st.sampled_from(
 )
 
 
+# Any JSON value, to put where the hub expects something else.
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | _TEXT,
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(_TEXT, children, max_size=3),
+    max_leaves=8,
+)
+_PROPERTIES = st.sampled_from(
+    [
+        "type",
+        "spec_version",
+        "id",
+        "created",
+        "modified",
+        "pattern",
+        "pattern_type",
+        "pattern_version",
+        "valid_from",
+        "valid_until",
+        "name",
+        "description",
+        "indicator_types",
+        "labels",
+        "confidence",
+        "lang",
+        "revoked",
+        "created_by_ref",
+        "object_marking_refs",
+        "granular_markings",
+        "external_references",
+        "kill_chain_phases",
+        "extensions",
+        "x_custom",
+    ]
+)
+# A property of the wrong type or shape (a number for a timestamp, a dict for a list...).
+_CONFUSED = st.dictionaries(_PROPERTIES, _JSON, min_size=1, max_size=3)
+# Patterns built from the grammar's own tokens, in any order: the parser's edge cases.
+_PATTERN_TOKENS = [
+    "[",
+    "]",
+    "(",
+    ")",
+    "ipv4-addr:value",
+    "file:hashes.'SHA-256'",
+    "network-traffic:extensions.'http-request-ext'.request_header.'Host'",
+    "x-custom:a[*].b",
+    "=",
+    "!=",
+    "<",
+    ">=",
+    "IN",
+    "LIKE",
+    "MATCHES",
+    "ISSUBSET",
+    "NOT",
+    "EXISTS",
+    "AND",
+    "OR",
+    "FOLLOWEDBY",
+    "WITHIN",
+    "SECONDS",
+    "REPEATS",
+    "TIMES",
+    "START",
+    "STOP",
+    "'198.51.100.1'",
+    "'10.0.0.0/8'",
+    "'\\''",
+    "t'2026-01-01T00:00:00Z'",
+    "t'2026-13-45T99:00:00Z'",
+    "h'ff'",
+    "b'AAAA'",
+    "99999999999999999999999",
+    "-1",
+    "1.5e308",
+    "true",
+]
+_PATTERNS = st.lists(st.sampled_from(_PATTERN_TOKENS), max_size=24).map(
+    lambda tokens: {"pattern": " ".join(tokens)}
+)
+_TIMES = st.tuples(
+    st.sampled_from(["created", "modified", "valid_from", "valid_until"]),
+    st.one_of(
+        st.datetimes().map(lambda d: d.isoformat()),
+        st.from_regex(r"\A[0-9]{1,6}-[0-9]{1,3}-[0-9]{1,3}T[0-9:.]{1,20}Z?\Z"),
+        _TEXT,
+    ),
+).map(lambda pair: {pair[0]: pair[1]})
+_CHANGES = st.one_of(_HOSTILE, _CONFUSED, _PATTERNS, _TIMES)
+
+
 @FUZZ
-@given(changes=st.lists(_HOSTILE, min_size=1, max_size=4), duplicate=st.booleans())
+@given(changes=st.lists(_CHANGES, min_size=1, max_size=4), duplicate=st.booleans())
 def test_hostile_bundles_get_clear_answers_and_exact_status(
     served: tuple[World, LiveServer], changes: list[dict[str, Any]], duplicate: bool
 ) -> None:
@@ -130,21 +235,118 @@ def test_hostile_bundles_get_clear_answers_and_exact_status(
     objects = [{**indicator(f"203.0.113.{i}"), **change} for i, change in enumerate(changes)]
     if duplicate:
         objects.append(dict(objects[0]))
-    body = json.dumps({"objects": objects}).encode()
+    response = _post_to_inbox(world, live, {"objects": objects})
+    if response.status_code >= 400:
+        return
+    status = response.json()
+    assert status["total_count"] == len(objects)
+    assert (
+        status["success_count"] + status["failure_count"] + status["pending_count"]
+        == status["total_count"]
+    )
+    for failure in status.get("failures", []):
+        assert failure["id"] and failure.get("message")
+
+
+@FUZZ
+@given(body=st.one_of(_JSON, st.dictionaries(st.just("objects"), _JSON, min_size=1)))
+def test_any_json_body_gets_a_clear_answer(served: tuple[World, LiveServer], body: Any) -> None:
+    world, live = served
+    _post_to_inbox(world, live, body)
+
+
+# Indicator lists (CSV and plain text, through the REST API): the converter's edge cases.
+_LIST_TYPES = st.sampled_from(
+    ["ipv4", "ipv6", "ip", "domain", "url", "email", "md5", "sha1", "sha256", "hash", "IPv4-Addr"]
+)
+_LIST_VALUES = st.one_of(
+    _TEXT,
+    st.sampled_from(
+        [
+            "198.51.100.7",
+            "198.51.100.0/24",
+            "198.51.100.1/24",
+            "2001:db8::/32",
+            "::ffff:1.2.3.4",
+            "hxxps://evil[.]example/a b",
+            "http://[::1]:99999/",
+            "faß.de",
+            "xn--zz.example",
+            "a" * 300 + ".example",
+            ".",
+            "user@",
+            '"quoted"@example.org',
+            "d41d8cd98f00b204e9800998ecf8427e",
+            "g" * 64,
+            "=cmd|' /C calc'!A0",
+        ]
+    ),
+)
+_LIST_CELLS = st.one_of(
+    _TEXT,
+    st.sampled_from(
+        ["green", "TLP:RED", "amber+strict", "white", "2026-02-30", "2026-01-01 25:00"]
+    ),
+    st.sampled_from(["2026-01-01", "2026-01-01T00:00:00+14:00", "101", "-1", "50", "a;b;;c"]),
+)
+_HEADERS = st.sampled_from(
+    [
+        "type,value",
+        "type,value,tlp,valid_from,valid_until,confidence,name,description,labels",
+        "Type;Value;TLP;Valid Until",
+        "type\tvalue\tconfidence",
+        "type|value|labels",
+        "type,value,tlp,tlp",
+        "value,kind",
+        "",
+    ]
+)
+
+
+def _csv_text(header: str, rows: list[tuple[str, str, list[str]]]) -> str:
+    delimiter = next((d for d in (";", "\t", "|") if d in header), ",")
+    lines = [header]
+    for kind, value, cells in rows:
+        quoted = [f'"{c}"' if delimiter in c or '"' in c else c for c in (kind, value, *cells)]
+        lines.append(delimiter.join(quoted))
+    return "\n".join(lines)
+
+
+@FUZZ
+@given(
+    header=_HEADERS,
+    rows=st.lists(
+        st.tuples(_LIST_TYPES, _LIST_VALUES, st.lists(_LIST_CELLS, max_size=8)), max_size=8
+    ),
+    as_text=st.booleans(),
+    tlp=st.one_of(st.none(), st.sampled_from(["green", "red", "purple", ""])),
+)
+def test_indicator_lists_get_clear_answers_and_exact_status(
+    served: tuple[World, LiveServer],
+    header: str,
+    rows: list[tuple[str, str, list[str]]],
+    as_text: bool,
+    tlp: str | None,
+) -> None:
+    world, live = served
+    if as_text:
+        body, content_type = "\n".join(value for _, value, _ in rows), "text/plain"
+    else:
+        body, content_type = _csv_text(header, rows), "text/csv"
     response = requests.post(
-        live.collection_url(world.collection_ids["inbox"]) + "objects/",
-        data=body,
-        headers={"Accept": TAXII, "Content-Type": TAXII},
+        f"{live.url}/api/v1/submissions",
+        params={"tlp": tlp} if tlp is not None else None,
+        data=body.encode("utf-8"),
+        headers={"Content-Type": content_type},
         auth=world.acme.basic,
         timeout=60,
     )
     assert response.status_code < 500, response.text
     if response.status_code >= 400:
-        assert _is_taxii_error(response)
-        assert response.json()["description"]
+        assert response.headers["Content-Type"].startswith("application/problem+json")
+        assert response.json()["detail"]
         return
-    status = response.json()
-    assert status["total_count"] == len(objects)
+    status = response.json()["status"]
     assert (
         status["success_count"] + status["failure_count"] + status["pending_count"]
         == status["total_count"]

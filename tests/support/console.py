@@ -4,10 +4,12 @@ hub with one console user of each role."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
 from typing import Any
 
 import orjson
+import requests
 from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
@@ -121,3 +123,100 @@ def audit_actions(hub: Hub, action: str | None = None) -> list[dict[str, Any]]:
     from hub.services.accountability import audit_trail
 
     return audit_trail(hub, action=action)
+
+
+class LiveConsole:
+    """A browser's worth of console against a live server (requests, over loopback): its
+    cookie and the CSRF token of its session. Redirects are returned, not followed."""
+
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url
+        self.http = requests.Session()
+        self._token: str | None = None
+        self.frozen = False  # keep sending the token it has, whatever the pages carry
+
+    def get(self, path: str, **kwargs: Any) -> requests.Response:
+        response = self.http.get(self.base_url + path, allow_redirects=False, timeout=30, **kwargs)
+        self._remember(response)
+        return response
+
+    def post(
+        self, path: str, data: dict[str, Any] | None = None, *, csrf: bool = True, **kwargs: Any
+    ) -> requests.Response:
+        form = dict(data or {})
+        if csrf and self._token is not None:
+            form.setdefault("csrf_token", self._token)
+        response = self.http.post(
+            self.base_url + path, data=form, allow_redirects=False, timeout=30, **kwargs
+        )
+        self._remember(response)
+        return response
+
+    def sign_in(self, email: str, password: str = PASSWORD) -> requests.Response:
+        self.get("/console/sign-in")
+        response = self.post("/console/sign-in", {"email": email, "password": password})
+        if response.status_code == 302:
+            self.get("/console/account")  # a new session: pick up its token
+        return response
+
+    def _remember(self, response: requests.Response) -> None:
+        if not self.frozen and "text/html" in response.headers.get("Content-Type", ""):
+            found = _TOKEN.search(response.text)
+            if found:
+                self._token = found.group(1)
+
+
+@dataclass
+class Row:
+    """One row of an HTML table: the row's attributes and its cells (classes, text)."""
+
+    attrs: dict[str, str]
+    cells: list[tuple[set[str], str]] = field(default_factory=list)
+
+    def cell(self, cls: str) -> str:
+        """The text of the row's cell with this class."""
+        for classes, text in self.cells:
+            if cls in classes:
+                return text
+        raise KeyError(f"no cell of class {cls!r} in {self.attrs}")
+
+
+def table_rows(html: str, table_id: str) -> list[Row]:
+    """The body rows of the table with this id, as a person reads them (text, whitespace
+    collapsed)."""
+    parser = _TableParser(table_id)
+    parser.feed(html)
+    return parser.rows
+
+
+class _TableParser(HTMLParser):
+    def __init__(self, table_id: str) -> None:
+        super().__init__()
+        self.table_id = table_id
+        self.inside = False
+        self.in_body = False
+        self.rows: list[Row] = []
+        self._cell: list[str] | None = None
+        self._classes: set[str] = set()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = {name: value or "" for name, value in attrs}
+        if tag == "table" and values.get("id") == self.table_id:
+            self.inside = True
+        elif self.inside and tag == "tbody":
+            self.in_body = True
+        elif self.in_body and tag == "tr":
+            self.rows.append(Row(values))
+        elif self.in_body and tag == "td":
+            self._cell, self._classes = [], set(values.get("class", "").split())
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "table":
+            self.inside = self.in_body = False
+        elif tag == "td" and self._cell is not None and self.rows:
+            self.rows[-1].cells.append((self._classes, " ".join("".join(self._cell).split())))
+            self._cell = None
+
+    def handle_data(self, data: str) -> None:
+        if self._cell is not None:
+            self._cell.append(data)

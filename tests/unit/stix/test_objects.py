@@ -47,6 +47,10 @@ def test_cyber_observable_has_no_version() -> None:
         ({"id": "indicator--not-a-uuid"}, "'id'"),
         ({"id": "malware--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f"}, "'id'"),
         ({"spec_version": "2.0"}, "'spec_version'"),
+        # Found by fuzzing: unhashable values raised TypeError (a 500) instead of a failure.
+        ({"spec_version": ["2.1"]}, "'spec_version'"),
+        ({"spec_version": {"2.1": True}}, "'spec_version'"),
+        ({"spec_version": 2.1}, "'spec_version'"),
         ({"created": "yesterday"}, "'created'"),
         ({"modified": "2025-01-01T00:00:00Z"}, "'modified' is earlier than 'created'"),
     ],
