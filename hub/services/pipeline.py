@@ -29,6 +29,7 @@ from hub.storage.submissions import Submission, SubmissionRepository
 
 log = logging.getLogger(__name__)
 _HISTORY_BATCH = 500
+_INTERNAL = "the hub could not check this object (an internal error, logged); it was not stored"
 
 
 def process(
@@ -72,12 +73,25 @@ def process(
         items: list[Item | None] = []
         failures: list[Detail] = []
         for position, obj in enumerate(chunk, start):
-            key, problems = validator.check(obj, now)
+            try:
+                key, problems = validator.check(obj, now)
+                decision = releaser.decide(obj) if releaser is not None and not problems else None
+            except Exception:
+                # A defect of ours, met by one object: that object fails, with a message that
+                # reveals nothing, and the rest of the submission goes on (a submission that
+                # failed whole would be retried for ever from the queue).
+                log.exception(
+                    "object %d of submission %s could not be checked",
+                    position,
+                    submission_id,
+                    extra={"submission_id": submission_id, "request_id": submission.request_id},
+                )
+                failures.append(_failure(obj, position, [_INTERNAL]))
+                continue
             if problems or key is None:
                 failures.append(_failure(obj, position, problems))
                 continue
-            if releaser is not None:
-                decision = releaser.decide(obj)
+            if decision is not None:
                 if decision.outcome == "reject":
                     failures.append(_failure(obj, position, list(decision.reasons)))
                     continue

@@ -117,6 +117,50 @@ def test_bad_objects_fail_alone_with_precise_messages(queued: tuple[World, LiveS
     assert stored(world.hub, world.trust_group_id) == 2
 
 
+@pytest.mark.parametrize("target", ["trust group", "inbox"])
+def test_an_object_that_trips_a_defect_fails_alone_and_the_rest_is_stored(
+    queued: tuple[World, LiveServer], monkeypatch: pytest.MonkeyPatch, caplog: Any, target: str
+) -> None:
+    """A bug of ours met by one object (the fuzzers found one: a spec_version given as a
+    list) must not sink the submission, nor leave it failing for ever in the queue."""
+    world, live = queued
+    trap = indicator(name="trips the checker")
+    good = [indicator(), malware()]
+    if target == "inbox":
+        from hub.services.release import Releaser
+
+        real = Releaser.decide
+
+        def decide(self: Releaser, obj: Any, **kwargs: Any) -> Any:
+            if obj.get("id") == trap["id"]:
+                raise KeyError("a defect")
+            return real(self, obj, **kwargs)
+
+        monkeypatch.setattr(Releaser, "decide", decide)
+        collection = world.collection_ids["inbox"]
+    else:
+        from hub.stix.validation import ObjectValidator
+
+        real_check = ObjectValidator.check
+
+        def check(self: ObjectValidator, obj: Any, now: int) -> Any:
+            if obj.get("id") == trap["id"]:
+                raise TypeError("a defect")
+            return real_check(self, obj, now)
+
+        monkeypatch.setattr(ObjectValidator, "check", check)
+        collection = world.trust_group_id
+    accepted = post(live, world, collection, [good[0], trap, good[1]])
+    final = wait_complete(live, world, accepted["id"])[-1]
+    assert (final["success_count"], final["failure_count"], final["pending_count"]) == (2, 1, 0)
+    (failure,) = final["failures"]
+    assert failure["id"] == trap["id"]
+    assert "internal error" in failure["message"] and "defect" not in failure["message"]
+    assert {s["id"] for s in final["successes"]} == {good[0]["id"], good[1]["id"]}
+    assert stored(world.hub, collection) == 2
+    assert any("could not be checked" in r.getMessage() for r in caplog.records)
+
+
 def test_resending_a_bundle_is_harmless(queued: tuple[World, LiveServer]) -> None:
     world, live = queued
     objects = [indicator(f"198.51.100.{i}") for i in range(120)]
