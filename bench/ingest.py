@@ -2017,7 +2017,8 @@ class Run:
     minutes: float = 0.0
 
 
-def machine_info(code: str) -> dict[str, str]:
+def machine_info(code: str, *, servers: bool = True) -> dict[str, str]:
+    """The machine, and (with `servers`) the versions of the shared PostgreSQL and Redis."""
     import sqlite3
 
     info = {
@@ -2035,6 +2036,8 @@ def machine_info(code: str) -> dict[str, str]:
     with contextlib.suppress(OSError):
         total = Path("/proc/meminfo").read_text().splitlines()[0].split()[1]
         info["memory"] = f"{int(total) / 1024 / 1024:.1f} GiB"
+    if not servers:
+        return info
     with contextlib.suppress(Exception):
         import psycopg
 
