@@ -78,6 +78,7 @@ from bench.ingest import (
     ProcessWatch,
     child_env,
     hub_command,
+    load_average,
     log,
     machine_info,
     wait_until,
@@ -765,15 +766,19 @@ class Gathered:
     bundles: list[dict[str, Any]]
     walks: list[dict[str, Any]]
     errors: list[str]
+    messages: dict[str, list[str]]  # a few messages of each kind of failed request
 
 
 def gather(results: Sequence[dict[str, Any]]) -> Gathered:
-    out = Gathered([], [], [], [])
+    out = Gathered([], [], [], [], {})
     for result in results:
         out.requests += result["requests"]
         out.bundles += result["bundles"]
         out.walks += result["walks"]
         out.errors += result["errors"]
+        for outcome, messages in result["messages"].items():
+            kept = out.messages.setdefault(outcome, [])
+            kept += [m for m in messages if m not in kept][: 3 - len(kept)]
     return out
 
 
@@ -971,6 +976,7 @@ class RunReport:
     rates: dict[str, float] = field(default_factory=dict)
     kinds: list[KindFigures] = field(default_factory=list)
     errors: list[ErrorCount] = field(default_factory=list)
+    error_messages: dict[str, list[str]] = field(default_factory=dict)
     faults: list[Fault] = field(default_factory=list)
     cpu: dict[str, float] = field(default_factory=dict)
     checked: dict[str, int] = field(default_factory=dict)
@@ -1182,7 +1188,8 @@ def self_check(
     # A poller that missed a version: one digest taken out of a checked walk.
     walks = list(clean.walks)
     for index, walk in enumerate(walks):
-        if walk.complete and walk.high_water and len(walk.seen) > 1:
+        # A walk from the start: what it served first was committed before it began.
+        if walk.complete and walk.added_after_us is None and walk.high_water and walk.seen:
             walks[index] = Walk(
                 walk.poller,
                 walk.feed,
@@ -1242,6 +1249,7 @@ def run(opts: Options, report: RunReport, root: Path) -> None:
             cluster, opts.faults, t0, opts.first_fault_s, opts.fault_every_s, stop_at
         )
         time.sleep(max(0.0, t0 - time.monotonic()))
+        report.machine["load average at the start"] = load_average()
         cluster.watch.mark()
         log(
             f"load: {opts.pushers} pushers, {opts.pollers} pollers for {opts.duration_s:.0f} s; "
@@ -1251,6 +1259,8 @@ def run(opts: Options, report: RunReport, root: Path) -> None:
         stack.callback(schedule.cancel)
         clients[0].wait(stop_at + opts.give_up_s + 60)
         pushed = time.monotonic()
+        report.cpu = cpu_by_role(cluster.watch)
+        report.machine["load average at the end of the load"] = load_average()
         schedule.join(300)
         report.faults = schedule.done
         report.problems += [
@@ -1264,7 +1274,6 @@ def run(opts: Options, report: RunReport, root: Path) -> None:
         drained_flag.touch()
         for client in clients[1:]:
             client.wait(stop_at + opts.give_up_s + opts.drain_timeout_s + 180)
-        report.cpu = cpu_by_role(cluster.watch)
         gathered = gather([client.result() for client in clients])
         report.problems += gathered.errors
         report.seconds = round(pushed - t0, 1)
@@ -1308,6 +1317,11 @@ def figures(report: RunReport, gathered: Gathered, opts: Options) -> None:
         for b in bundles
     )
     report.bundles = dict(outcomes)
+    report.problems += [
+        f"pusher {b['pusher']}'s {b['channel']} request was {b['outcome']}"
+        for b in bundles
+        if str(b.get("outcome")).startswith("refused")
+    ]
     report.bundles["sent again after a failure"] = sum(1 for b in bundles if b["attempts"] > 1)
     accepted = [b for b in bundles if b.get("outcome") == "accepted"]
     report.objects = {
@@ -1326,8 +1340,12 @@ def figures(report: RunReport, gathered: Gathered, opts: Options) -> None:
             sum(1 for w in gathered.walks if w["complete"]) / seconds, 2
         ),
     }
+    report.objects["walks given up (not checked)"] = sum(
+        1 for w in gathered.walks if not w["complete"]
+    )
     report.kinds = request_figures(gathered.requests, seconds)
     report.errors = error_counts(gathered.requests, report.faults)
+    report.error_messages = gathered.messages
 
 
 # --- the report --------------------------------------------------------------------------------
@@ -1405,6 +1423,13 @@ def render(report: RunReport) -> str:
         *(
             f"| {e.kind} | {e.outcome} | {e.during_faults:,} | {e.outside_faults:,} |"
             for e in report.errors
+        ),
+        "",
+        "What the failures said (a few of each):",
+        "",
+        *(
+            f"- {outcome}: " + " / ".join(f"`{m.strip()[:200]}`" for m in messages)
+            for outcome, messages in sorted(report.error_messages.items())
         ),
         "",
         "## Faults",

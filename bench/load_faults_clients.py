@@ -231,15 +231,23 @@ class Generator:
 
 
 class RequestLog:
-    """Every request a client process made: [kind, started (monotonic), seconds, outcome]."""
+    """Every request a client process made: [kind, started (monotonic), seconds, outcome],
+    and a few of the messages each kind of failure came with."""
 
     def __init__(self) -> None:
         self.rows: list[list[Any]] = []
+        self.messages: dict[str, list[str]] = {}
         self._lock = threading.Lock()
 
-    def add(self, kind: str, started: float, seconds: float, outcome: str) -> None:
+    def add(
+        self, kind: str, started: float, seconds: float, outcome: str, message: str = ""
+    ) -> None:
         with self._lock:
             self.rows.append([kind, round(started, 4), round(seconds, 5), outcome])
+            if message:
+                kept = self.messages.setdefault(outcome, [])
+                if len(kept) < 3 and message[:300] not in kept:
+                    kept.append(message[:300])
 
 
 def failure_kind(exc: BaseException) -> str:
@@ -314,12 +322,15 @@ class Pusher:
                 url = f"http://127.0.0.1:{port}/api/v1/submissions"
             started = time.monotonic()
             retry_after = None
+            message = ""
             try:
                 answer = session.post(url, data=body, headers=headers, timeout=REQUEST_TIMEOUT_S)
                 outcome = str(answer.status_code)
+                if answer.status_code >= 500:
+                    message = answer.text
             except requests.RequestException as exc:
-                answer, outcome = None, failure_kind(exc)
-            self.log.add(f"{channel} POST", started, time.monotonic() - started, outcome)
+                answer, outcome, message = None, failure_kind(exc), repr(exc)
+            self.log.add(f"{channel} POST", started, time.monotonic() - started, outcome, message)
             record["attempts"] = attempt + 1
             if answer is not None and answer.status_code == 202:
                 reply = orjson.loads(answer.content)
@@ -429,7 +440,10 @@ class Poller:
                 )
             except Exception as exc:
                 outcome = failure_kind(exc)
-                self.log.add("poll GET", started, time.monotonic() - started, outcome)
+                message = repr(exc)
+                if isinstance(exc, requests.HTTPError) and exc.response is not None:
+                    message = exc.response.text
+                self.log.add("poll GET", started, time.monotonic() - started, outcome, message)
                 self.turn += 1
                 attempt += 1
                 if time.monotonic() > deadline:
@@ -520,6 +534,7 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
         ],
         "walks": [{"poller": f"poller-{p.number}", **w} for p in pollers for w in p.walks],
         "errors": errors,
+        "messages": log.messages,
     }
 
 
