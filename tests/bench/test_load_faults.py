@@ -10,6 +10,7 @@ import orjson
 import pytest
 
 from bench import load_faults
+from bench.load_faults_evidence import PLANTS
 
 
 @pytest.mark.slow
@@ -29,5 +30,5 @@ def test_a_short_run_with_every_fault_passes_and_planted_defects_are_caught(
     assert data["checked"]["objects accepted and valid"] > 0
     assert data["checked"]["poller walks checked against the feed"] > 0
     assert [c["caught"] for c in data["self_check"]] == ["yes"] * len(data["self_check"])
-    assert len(data["self_check"]) == len(load_faults.PLANTS) + 1
+    assert len(data["self_check"]) == len(PLANTS) + 1
     assert code == 0
