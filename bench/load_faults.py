@@ -164,6 +164,7 @@ class RunReport:
     options: dict[str, Any]
     seconds: float = 0.0
     drain_s: float = 0.0
+    backlog: int = 0  # submissions pending when the load ended
     bundles: dict[str, int] = field(default_factory=dict)
     objects: dict[str, int] = field(default_factory=dict)
     rates: dict[str, float] = field(default_factory=dict)
@@ -254,7 +255,8 @@ def run(opts: Options, report: RunReport, root: Path) -> None:
         ]
         report.problems += [f"{name} exited on its own" for name in cluster.dead()]
         log("pushers done; draining")
-        report.drain_s = round(drain(cluster.database_url, opts.drain_timeout_s), 1)
+        drained_s, report.backlog = drain(cluster.database_url, opts.drain_timeout_s)
+        report.drain_s = round(drained_s, 1)
         drained_flag.touch()
         for client in clients[1:]:
             client.wait(stop_at + opts.give_up_s + opts.drain_timeout_s + 180)
@@ -271,8 +273,9 @@ def run(opts: Options, report: RunReport, root: Path) -> None:
             for s in {(s.object_id, s.version_us): s for s in evidence.sent}.values()
             if not s.shared
         )
-        report.rates["valid objects stored per second (over the load)"] = round(
-            report.objects["valid objects stored in the inbox"] / report.seconds, 1
+        stored = report.objects["valid objects stored in the inbox"]
+        report.rates["valid objects stored per second, over the load and the drain"] = round(
+            stored / (report.seconds + report.drain_s), 1
         )
         report.violations = [asdict(v) for v in verdict.violations]
         if opts.self_check:
@@ -299,6 +302,7 @@ def figures(report: RunReport, gathered: Gathered, opts: Options) -> None:
     }
     seconds = report.seconds
     report.rates = {
+        "requests answered 202 per second": round(len(accepted) / seconds, 1),
         "objects accepted per second": round(
             report.objects["objects in accepted requests"] / seconds, 1
         ),
@@ -367,7 +371,7 @@ def render(report: RunReport) -> str:
         "## Throughput",
         "",
         f"Load {report.seconds:,.0f} s (first request to the last pusher's end); the hub then "
-        f"drained in {report.drain_s:,.1f} s.",
+        f"drained the {report.backlog:,} submissions still pending in {report.drain_s:,.1f} s.",
         "",
         *(f"- {k}: {v:,}" for k, v in {**report.bundles, **report.objects}.items()),
         *(f"- **{k}: {v:,}**" for k, v in report.rates.items()),

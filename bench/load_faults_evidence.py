@@ -45,10 +45,11 @@ def pending_submissions(database_url: str) -> int:
     return int(row[0]) if row else 0
 
 
-def drain(database_url: str, timeout_s: float) -> float:
-    """Wait until no submission is pending; returns how long it took."""
+def drain(database_url: str, timeout_s: float) -> tuple[float, int]:
+    """Wait until no submission is pending; returns how long it took and how many were
+    pending when it began (the backlog the load left)."""
     started = time.monotonic()
-    last = -1
+    first = last = -1
     while True:
         try:
             left = pending_submissions(database_url)
@@ -56,13 +57,13 @@ def drain(database_url: str, timeout_s: float) -> float:
             left, note = -1, f" ({type(exc).__name__})"
         else:
             note = ""
-        if left == 0:
-            return time.monotonic() - started
+        if first < 0:
+            first = left
+        if left == 0 or time.monotonic() - started > timeout_s:
+            return time.monotonic() - started, first
         if left != last:
             log(f"draining: {left} submissions pending{note}")
             last = left
-        if time.monotonic() - started > timeout_s:
-            return time.monotonic() - started
         time.sleep(1.0)
 
 
