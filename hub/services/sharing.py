@@ -186,9 +186,17 @@ def pseudonym_key(hub: Hub) -> PseudonymKey:
     if len(secret) < 32:
         hub.secret("pseudonym_key")
     fingerprint = key_fingerprint(secret)
-    with hub.db.write() as conn:
-        repo = EpochRepository(conn)
-        epoch = repo.by_fingerprint(fingerprint) or repo.start(fingerprint, now_us())
+    try:
+        with hub.db.write() as conn:
+            repo = EpochRepository(conn)
+            epoch = repo.by_fingerprint(fingerprint) or repo.start(fingerprint, now_us())
+    except IntegrityError:
+        # Another process using the key for the first time recorded its epoch first.
+        with hub.db.read() as conn:
+            found = EpochRepository(conn).by_fingerprint(fingerprint)
+        if found is None:
+            raise
+        epoch = found
     key = PseudonymKey(epoch.epoch, secret, epoch.started_us)
     hub.cache["pseudonym_key"] = (stamp, key)
     return key
