@@ -142,18 +142,53 @@ def _round(value: float | None, digits: int = 1) -> float | None:
     return None if value is None else round(value, digits)
 
 
+def during_fault(started: float, seconds: float, faults: Sequence[Fault]) -> bool:
+    """Whether a request overlapped a fault: from its start until FAULT_GRACE_S after the
+    service was back (or for good, if it never came back)."""
+    ended = started + seconds
+    return any(
+        f.started <= ended and started <= (f.recovered or float("inf")) + FAULT_GRACE_S
+        for f in faults
+    )
+
+
 def error_counts(requests_log: Sequence[list[Any]], faults: Sequence[Fault]) -> list[ErrorCount]:
-    """Failed requests by kind and outcome, split by whether they overlapped a fault (from its
-    start until FAULT_GRACE_S after it was repaired)."""
-    windows = [(f.started, (f.recovered or f.started + 600) + FAULT_GRACE_S) for f in faults]
+    """Failed requests by kind and outcome, split by whether they overlapped a fault."""
     counts: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
     for kind, started, seconds, outcome in requests_log:
-        if outcome in ("200", "202"):
-            continue
-        ended = started + seconds
-        during = any(start <= ended and started <= end for start, end in windows)
-        counts[(kind, outcome)][0 if during else 1] += 1
+        if outcome not in ("200", "202"):
+            counts[(kind, outcome)][0 if during_fault(started, seconds, faults) else 1] += 1
     return [ErrorCount(k, o, d, n) for (k, o), (d, n) in sorted(counts.items())]
+
+
+def unexplained_server_errors(
+    server_errors: Sequence[list[Any]], faults: Sequence[Fault], logs: Sequence[Path]
+) -> list[str]:
+    """Each 5xx answered while no fault was under way, with the cause the web process logged
+    for its request id: a bug in the hub, not an effect of the faults."""
+    outside = [e for e in server_errors if not during_fault(e[1], e[2], faults)]
+    if not outside:
+        return []
+    wanted = {e[4]: e for e in outside}
+    causes: dict[str, str] = {}
+    for path in logs:
+        with contextlib.suppress(OSError), path.open("rb") as lines:
+            for line in lines:
+                if b'"exception"' not in line:
+                    continue
+                with contextlib.suppress(ValueError):
+                    entry = orjson.loads(line)
+                    if entry.get("request_id") in wanted:
+                        trace = [t for t in str(entry["exception"]).splitlines() if t.strip()]
+                        causes[entry["request_id"]] = next(
+                            (t for t in reversed(trace) if not t.startswith(("(Background", "["))),
+                            "?",
+                        )
+    return [
+        f"{kind} answered {outcome} while no fault was under way (X-Request-Id {request_id}): "
+        f"{causes.get(request_id, 'no cause in the web logs')}"
+        for kind, _started, _seconds, outcome, request_id in outside
+    ]
 
 
 @dataclass
@@ -264,6 +299,9 @@ def run(opts: Options, report: RunReport, root: Path) -> None:
         report.problems += gathered.errors
         report.seconds = round(pushed - t0, 1)
         figures(report, gathered, opts)
+        report.problems += unexplained_server_errors(
+            gathered.server_errors, report.faults, [web.log_path for web in cluster.webs]
+        )
         log("reading everything back")
         evidence = collect(cluster, gathered, high_water, None)
         verdict = verify(evidence)
@@ -389,7 +427,9 @@ def render(report: RunReport) -> str:
         "## Errors seen by clients",
         "",
         f"A failed request counts as during a fault if it overlapped one (from the fault to "
-        f"{FAULT_GRACE_S:.0f} s after the service was back). Each was retried.",
+        f"{FAULT_GRACE_S:.0f} s after the service was back). Each was retried. A 5xx outside "
+        "faults fails the run: it is a bug, named under Verdict with the cause the web process "
+        "logged for its X-Request-Id.",
         "",
         "| request | outcome | during a fault | outside faults |",
         "|---|---|---|---|",

@@ -237,13 +237,23 @@ class RequestLog:
     def __init__(self) -> None:
         self.rows: list[list[Any]] = []
         self.messages: dict[str, list[str]] = {}
+        # [kind, started, seconds, outcome, X-Request-Id] of each 5xx: the server's log says why
+        self.server_errors: list[list[Any]] = []
         self._lock = threading.Lock()
 
     def add(
-        self, kind: str, started: float, seconds: float, outcome: str, message: str = ""
+        self,
+        kind: str,
+        started: float,
+        seconds: float,
+        outcome: str,
+        message: str = "",
+        request_id: str = "",
     ) -> None:
         with self._lock:
             self.rows.append([kind, round(started, 4), round(seconds, 5), outcome])
+            if outcome.startswith("5"):
+                self.server_errors.append([kind, started, seconds, outcome, request_id])
             if message:
                 kept = self.messages.setdefault(outcome, [])
                 if len(kept) < 3 and message[:300] not in kept:
@@ -281,6 +291,7 @@ class Pusher:
     ports: list[int]
     inbox_id: str
     generator: Generator
+    start_at: float
     stop_at: float
     give_up_s: float
     pause_s: float
@@ -291,6 +302,7 @@ class Pusher:
         session = requests.Session()
         session.auth = self.auth
         rng = random.Random(self.number)
+        time.sleep(max(0.0, self.start_at - time.monotonic()))
         sent = 0
         while time.monotonic() < self.stop_at:
             bundle = self.generator.next()
@@ -323,14 +335,21 @@ class Pusher:
             started = time.monotonic()
             retry_after = None
             message = ""
+            request_id = uuid.uuid4().hex
             try:
-                answer = session.post(url, data=body, headers=headers, timeout=REQUEST_TIMEOUT_S)
+                answer = session.post(
+                    url,
+                    data=body,
+                    headers={**headers, "X-Request-Id": request_id},
+                    timeout=REQUEST_TIMEOUT_S,
+                )
                 outcome = str(answer.status_code)
                 if answer.status_code >= 500:
                     message = answer.text
             except requests.RequestException as exc:
                 answer, outcome, message = None, failure_kind(exc), repr(exc)
-            self.log.add(f"{channel} POST", started, time.monotonic() - started, outcome, message)
+            seconds = time.monotonic() - started
+            self.log.add(f"{channel} POST", started, seconds, outcome, message, request_id)
             record["attempts"] = attempt + 1
             if answer is not None and answer.status_code == 202:
                 reply = orjson.loads(answer.content)
@@ -433,6 +452,8 @@ class Poller:
         attempt = 0
         while True:
             client = self.clients[self.turn % len(self.clients)]
+            request_id = uuid.uuid4().hex
+            client.conn.session.headers["X-Request-Id"] = request_id
             started = time.monotonic()
             try:
                 page = client.page(
@@ -443,7 +464,8 @@ class Poller:
                 message = repr(exc)
                 if isinstance(exc, requests.HTTPError) and exc.response is not None:
                     message = exc.response.text
-                self.log.add("poll GET", started, time.monotonic() - started, outcome, message)
+                seconds = time.monotonic() - started
+                self.log.add("poll GET", started, seconds, outcome, message, request_id)
                 self.turn += 1
                 attempt += 1
                 if time.monotonic() > deadline:
@@ -489,6 +511,7 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
                 spec["ports"],
                 spec["inbox_id"],
                 generator,
+                one["start_at"],
                 spec["stop_at"],
                 spec["give_up_s"],
                 spec["push_pause_s"],
@@ -535,6 +558,7 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
         "walks": [{"poller": f"poller-{p.number}", **w} for p in pollers for w in p.walks],
         "errors": errors,
         "messages": log.messages,
+        "server_errors": log.server_errors,
     }
 
 

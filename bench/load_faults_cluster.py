@@ -547,6 +547,7 @@ def client_specs(
             "auth": list(account.key),
             "salt": f"{run_id}-pusher-{number}",
             "seed": opts.seed * 1000 + number,
+            "start_at": t0 + number / max(1, opts.pushers) * opts.push_pause_s,
         }
         for number, account in enumerate(cluster.accounts["pusher"])
     ]

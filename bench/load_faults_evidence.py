@@ -163,12 +163,14 @@ class Gathered:
     walks: list[dict[str, Any]]
     errors: list[str]
     messages: dict[str, list[str]]  # a few messages of each kind of failed request
+    server_errors: list[list[Any]]  # [kind, started, seconds, outcome, X-Request-Id] per 5xx
 
 
 def gather(results: Sequence[dict[str, Any]]) -> Gathered:
-    out = Gathered([], [], [], [], {})
+    out = Gathered([], [], [], [], {}, [])
     for result in results:
         out.requests += result["requests"]
+        out.server_errors += result["server_errors"]
         out.bundles += result["bundles"]
         out.walks += result["walks"]
         out.errors += result["errors"]
