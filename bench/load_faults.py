@@ -71,6 +71,7 @@ import orjson
 from bench.ingest import ProcessWatch, load_average, log, machine_info
 from bench.load_faults_check import verify
 from bench.load_faults_cluster import (
+    BENCH_DIR,
     FAULTS,
     ClientProcess,
     Cluster,
@@ -83,7 +84,6 @@ from bench.load_faults_cluster import (
 )
 from bench.load_faults_evidence import Gathered, collect, drain, gather, self_check
 
-BENCH_DIR = Path(__file__).resolve().parent
 RESULTS_DIR = BENCH_DIR / "results"
 FAULT_GRACE_S = 3.0  # errors this soon after a fault was repaired are still the fault's
 

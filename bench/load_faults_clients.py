@@ -284,18 +284,24 @@ def _wait(attempt: int, rng: random.Random, retry_after: str | None = None) -> f
 
 
 @dataclass
-class Pusher:
+class Client:
+    """What every client thread has: its key, where the hub is and when to work."""
+
     number: int
-    member: MemberSpec
     auth: tuple[str, str]
     ports: list[int]
-    inbox_id: str
-    generator: Generator
     start_at: float
     stop_at: float
-    give_up_s: float
-    pause_s: float
+    give_up_s: float  # how long one request is tried again before it is given up
+    pause_s: float  # between bundles, or between walks (on average)
     log: RequestLog
+
+
+@dataclass
+class Pusher(Client):
+    member: MemberSpec
+    inbox_id: str
+    generator: Generator
     bundles: list[dict[str, Any]] = field(default_factory=list)
 
     def run(self) -> None:
@@ -373,20 +379,12 @@ class Pusher:
 
 
 @dataclass
-class Poller:
-    number: int
-    auth: tuple[str, str]
-    ports: list[int]
+class Poller(Client):
     feed: str  # alias
     feed_id: str
     page_size: int
-    start_at: float
-    stop_at: float
-    drained_flag: Path
+    drained_flag: Path  # appears once the hub has drained: time for the final walk
     final_by: float
-    give_up_s: float
-    pause_s: float
-    log: RequestLog
     walks: list[dict[str, Any]] = field(default_factory=list)
 
     def run(self) -> None:
@@ -492,53 +490,45 @@ def _version(obj: Any) -> tuple[str, int]:
 def run(spec: dict[str, Any]) -> dict[str, Any]:
     log = RequestLog()
     threads: list[threading.Thread] = []
-    pushers: list[Pusher] = []
-    pollers: list[Poller] = []
+
+    def common(one: dict[str, Any], pause_s: float) -> dict[str, Any]:
+        return {
+            "number": one["number"],
+            "auth": (one["auth"][0], one["auth"][1]),
+            "ports": spec["ports"],
+            "start_at": one["start_at"],
+            "stop_at": spec["stop_at"],
+            "give_up_s": spec["give_up_s"],
+            "pause_s": pause_s,
+            "log": log,
+        }
+
+    pushers = []
     for one in spec.get("pushers", ()):
         member = MemberSpec(**one["member"])
-        generator = Generator(
-            member,
-            one["salt"],
-            one["seed"],
-            (spec["min_objects"], spec["max_objects"]),
-            spec["default_tlp"],
-        )
+        sizes = (spec["min_objects"], spec["max_objects"])
         pushers.append(
             Pusher(
-                one["number"],
-                member,
-                tuple(one["auth"]),  # type: ignore[arg-type]
-                spec["ports"],
-                spec["inbox_id"],
-                generator,
-                one["start_at"],
-                spec["stop_at"],
-                spec["give_up_s"],
-                spec["push_pause_s"],
-                log,
+                **common(one, spec["push_pause_s"]),
+                member=member,
+                inbox_id=spec["inbox_id"],
+                generator=Generator(member, one["salt"], one["seed"], sizes, spec["default_tlp"]),
             )
         )
-    for one in spec.get("pollers", ()):
-        pollers.append(
-            Poller(
-                one["number"],
-                tuple(one["auth"]),  # type: ignore[arg-type]
-                spec["ports"],
-                one["feed"],
-                one["feed_id"],
-                one["page_size"],
-                one["start_at"],
-                spec["stop_at"],
-                Path(spec["drained_flag"]),
-                spec["final_by"],
-                spec["give_up_s"],
-                spec["poll_pause_s"],
-                log,
-            )
+    pollers = [
+        Poller(
+            **common(one, spec["poll_pause_s"]),
+            feed=one["feed"],
+            feed_id=one["feed_id"],
+            page_size=one["page_size"],
+            drained_flag=Path(spec["drained_flag"]),
+            final_by=spec["final_by"],
         )
+        for one in spec.get("pollers", ())
+    ]
     errors: list[str] = []
 
-    def guarded(client: Pusher | Poller) -> None:
+    def guarded(client: Client) -> None:
         try:
             client.run()
         except Exception as exc:  # reported, and the harness fails on it

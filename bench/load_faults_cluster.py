@@ -151,20 +151,17 @@ class Cluster:
         self.cli("init", "--admin-password", f"harness-{uuid.uuid4().hex}")
         self._accounts()
         for number in (1, 2):
-            web = Proc(
-                f"web-{number}",
-                [hub_command(), "--config", str(self.configs[f"web-{number}"]), "serve"],
-                self.root / f"web-{number}.log",
-            )
-            self.webs.append(web)
-            self._stack.callback(web.stop)
-            worker = Proc(
-                f"worker-{number}",
-                [hub_command(), "--config", str(self.configs[f"worker-{number}"]), "worker"],
-                self.root / f"worker-{number}.log",
-            )
-            self.workers.append(worker)
-            self._stack.callback(worker.stop)
+            for role, command, procs in (
+                ("web", "serve", self.webs),
+                ("worker", "worker", self.workers),
+            ):
+                name = f"{role}-{number}"
+                config = str(self.configs[name])
+                proc = Proc(
+                    name, [hub_command(), "--config", config, command], self.root / f"{name}.log"
+                )
+                procs.append(proc)
+                self._stack.callback(proc.stop)
         for index in range(2):
             self.start_web(index)
             self.start_worker(index)
