@@ -86,6 +86,7 @@ from bench.load_faults_evidence import Gathered, collect, drain, gather, self_ch
 
 RESULTS_DIR = BENCH_DIR / "results"
 FAULT_GRACE_S = 3.0  # errors this soon after a fault was repaired are still the fault's
+OUTSIDE = "outside faults"
 
 
 # --- figures -----------------------------------------------------------------------------------
@@ -106,8 +107,11 @@ class KindFigures:
 class ErrorCount:
     kind: str  # the request kind
     outcome: str  # an HTTP status or a failure kind
-    during_faults: int
-    outside_faults: int
+    by_fault: dict[str, int]  # fault kind (or OUTSIDE) -> failed requests that overlapped it
+
+    @property
+    def outside_faults(self) -> int:
+        return self.by_fault.get(OUTSIDE, 0)
 
 
 def percentile(values: Sequence[float], share: float) -> float | None:
@@ -142,23 +146,27 @@ def _round(value: float | None, digits: int = 1) -> float | None:
     return None if value is None else round(value, digits)
 
 
-def during_fault(started: float, seconds: float, faults: Sequence[Fault]) -> bool:
-    """Whether a request overlapped a fault: from its start until FAULT_GRACE_S after the
-    service was back (or for good, if it never came back)."""
+def fault_during(started: float, seconds: float, faults: Sequence[Fault]) -> str:
+    """The kind of the fault a request overlapped (a fault lasts from its start until
+    FAULT_GRACE_S after the service was back, or for good if it never came back); OUTSIDE if
+    none."""
     ended = started + seconds
-    return any(
-        f.started <= ended and started <= (f.recovered or float("inf")) + FAULT_GRACE_S
+    overlapped = [
+        f
         for f in faults
-    )
+        if f.started <= ended and started <= (f.recovered or float("inf")) + FAULT_GRACE_S
+    ]
+    # When faults follow each other closely, the one most recently begun when it failed.
+    return max(overlapped, key=lambda f: f.started).kind if overlapped else OUTSIDE
 
 
 def error_counts(requests_log: Sequence[list[Any]], faults: Sequence[Fault]) -> list[ErrorCount]:
-    """Failed requests by kind and outcome, split by whether they overlapped a fault."""
-    counts: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
+    """Failed requests by kind and outcome, and by the fault they overlapped."""
+    counts: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
     for kind, started, seconds, outcome in requests_log:
         if outcome not in ("200", "202"):
-            counts[(kind, outcome)][0 if during_fault(started, seconds, faults) else 1] += 1
-    return [ErrorCount(k, o, d, n) for (k, o), (d, n) in sorted(counts.items())]
+            counts[(kind, outcome)][fault_during(started, seconds, faults)] += 1
+    return [ErrorCount(k, o, dict(c)) for (k, o), c in sorted(counts.items())]
 
 
 def unexplained_server_errors(
@@ -166,7 +174,7 @@ def unexplained_server_errors(
 ) -> list[str]:
     """Each 5xx answered while no fault was under way, with the cause the web process logged
     for its request id: a bug in the hub, not an effect of the faults."""
-    outside = [e for e in server_errors if not during_fault(e[1], e[2], faults)]
+    outside = [e for e in server_errors if fault_during(e[1], e[2], faults) == OUTSIDE]
     if not outside:
         return []
     wanted = {e[4]: e for e in outside}
@@ -431,10 +439,12 @@ def render(report: RunReport) -> str:
         "faults fails the run: it is a bug, named under Verdict with the cause the web process "
         "logged for its X-Request-Id.",
         "",
-        "| request | outcome | during a fault | outside faults |",
-        "|---|---|---|---|",
+        "| request | outcome | " + " | ".join(f"during {f}" for f in FAULTS) + f" | {OUTSIDE} |",
+        "|---|---|" + "---|" * (len(FAULTS) + 1),
         *(
-            f"| {e.kind} | {e.outcome} | {e.during_faults:,} | {e.outside_faults:,} |"
+            f"| {e.kind} | {e.outcome} | "
+            + " | ".join(f"{e.by_fault.get(f, 0):,}" for f in (*FAULTS, OUTSIDE))
+            + " |"
             for e in report.errors
         ),
         "",
