@@ -5,9 +5,7 @@ keys; the faults inflicted on them; the feeds' high-water marks; the client proc
 from __future__ import annotations
 
 import contextlib
-import glob
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -33,7 +31,7 @@ from bench.ingest import (
     wait_until,
 )
 from bench.load_faults_check import FeedRule, Member
-from tests.support.postgres import PrivatePostgres, free_port
+from tests.support.postgres import PrivatePostgres, free_port, server_bindir
 from tests.support.redis_server import PrivateRedis
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -78,14 +76,11 @@ class Options:
 
 
 def postgres_bindir() -> Path:
-    """PostgreSQL's server binaries: on PATH, else the newest under /usr/lib/postgresql."""
-    found = shutil.which("initdb")
-    if found:
-        return Path(found).parent
-    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), reverse=True)
-    if not candidates:
+    """PostgreSQL's server binaries, found as the tests find them."""
+    found = server_bindir()
+    if found is None:
         raise BenchError("PostgreSQL's server binaries are needed: apt-get install postgresql")
-    return Path(candidates[0]).parent
+    return found
 
 
 def _toml(value: str | int) -> str:

@@ -36,7 +36,8 @@ def _answers(url: str) -> bool:
         return False
 
 
-def _bindir() -> Path | None:
+def server_bindir() -> Path | None:
+    """Where PostgreSQL's server binaries are: on PATH, else the newest Debian package's."""
     found = shutil.which("pg_ctl")
     if found:
         return Path(found).parent
@@ -105,7 +106,7 @@ def postgres_server() -> Iterator[str]:
     if _answers(url):
         yield url
         return
-    bindir = _bindir()
+    bindir = server_bindir()
     if bindir is None:
         raise RuntimeError(INSTALL_HINT)
     server = PrivatePostgres(bindir)
