@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, Response, redirect, request
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -13,7 +14,7 @@ from hub.api import bp as api_bp
 from hub.api.openapi import bp as openapi_bp
 from hub.api.transparency import bp as transparency_bp
 from hub.config import Settings, load_settings
-from hub.errors import HubError, title_for
+from hub.errors import HubError, ServiceUnavailable, title_for
 from hub.services import Hub
 from hub.services.worker import Worker
 from hub.taxii import bp as taxii_bp
@@ -23,6 +24,9 @@ from hub.taxii.paging import PageTokens
 from hub.web import end_shared_reads, share_reads
 
 log = logging.getLogger(__name__)
+
+# Seconds a client is told to wait when the database is unavailable.
+_DB_RETRY_S = 2
 
 
 def create_app(
@@ -113,6 +117,20 @@ def _register_error_handlers(app: Flask) -> None:
             if allowed:
                 response.headers["Allow"] = ", ".join(allowed)
         return response
+
+    @app.errorhandler(OperationalError)
+    def _database_unavailable(error: OperationalError) -> Response:
+        # The database went away (a restart, a failover, a lost connection) or is too busy:
+        # nothing the client did, and worth retrying. No trace, no statement: one line.
+        log.warning(
+            "database unavailable on %s %s: %s",
+            request.method,
+            request.path,
+            type(error.orig).__name__ if error.orig is not None else type(error).__name__,
+        )
+        return _error_response(
+            ServiceUnavailable("the database is unavailable for a moment; retry", _DB_RETRY_S)
+        )
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception) -> Response:

@@ -71,6 +71,15 @@ class Conflict(HubError):
     title = "Conflict"
 
 
+class ServiceUnavailable(HubError):
+    status = 503
+    title = "Service unavailable"
+
+    def __init__(self, description: str, retry_after: int) -> None:
+        super().__init__(description)
+        self.retry_after = max(1, retry_after)  # seconds, sent as Retry-After
+
+
 class TooManyRequests(HubError):
     status = 429
     title = "Too many requests"
@@ -93,6 +102,7 @@ def title_for(status: int, fallback: str) -> str:
         Unprocessable,
         Conflict,
         TooManyRequests,
+        ServiceUnavailable,
     ):
         if cls.status == status:
             return cls.title

@@ -33,13 +33,19 @@ class Database:
             self.engine: Engine = create_engine(
                 parsed,
                 echo=echo,
+                hide_parameters=True,  # errors and logs never carry a key digest or a body
                 poolclass=NullPool if memory else QueuePool,
                 **({} if memory else {"pool_size": pool_size, "max_overflow": pool_size}),
             )
             _configure_sqlite(self.engine)
         else:
             self.engine = create_engine(
-                parsed, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+                parsed,
+                echo=echo,
+                hide_parameters=True,
+                pool_size=pool_size,
+                max_overflow=pool_size,
+                pool_pre_ping=True,
             )
         self.url = parsed
         self._shared: ContextVar[_SharedReads | None] = ContextVar("hub_reads", default=None)
