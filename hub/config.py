@@ -40,6 +40,8 @@ class ServerSettings:
     # Reverse proxies in front of the hub whose X-Forwarded-For/-Proto/-Host are believed. 0:
     # none, the client address is the TCP peer's (a client cannot claim another address).
     trusted_proxies: int = 0
+    # Seconds `hub serve` keeps an idle client connection open for its next request.
+    keepalive_seconds: int = 30
 
 
 @dataclass(frozen=True)
@@ -643,6 +645,8 @@ def _check(settings: Settings) -> None:
         raise ConfigError("server.workers and server.threads must be at least 1")
     if not 0 <= server.trusted_proxies <= 10:
         raise ConfigError("server.trusted_proxies: the number of proxies in front, 0 to 10")
+    if not 1 <= server.keepalive_seconds <= 600:
+        raise ConfigError("server.keepalive_seconds: 1 to 600 seconds")
     if taxii.max_content_length < 1024:
         raise ConfigError("taxii.max_content_length: must be at least 1024 bytes")
     if not 1 <= taxii.default_page_size <= taxii.max_page_size:

@@ -35,6 +35,7 @@ class _HubServer(BaseApplication):  # type: ignore[misc]
             "worker_exit": _worker_exit,
             "timeout": 120,
             "graceful_timeout": 30,
+            "keepalive": server.keepalive_seconds,
             "proc_name": "hub",
         }
         # gunicorn 25+ opens a control socket in the user's home; several hubs on one machine

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import re
@@ -190,6 +191,20 @@ def test_serve_runs_gunicorn_and_answers_taxii(tmp_path: Path) -> None:
         ]
         assert counted and float(counted[0].rsplit(" ", 1)[1]) == 6
         assert requests.get(base + "/readyz", timeout=5).json()["status"] == "ready"
+        # An idle connection stays open past gunicorn's own 2 s keep-alive
+        # (server.keepalive_seconds): a pooled client connection is not reset under it.
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        try:
+            connection.request("GET", "/healthz")
+            assert connection.getresponse().read() == b'{"status":"ok"}'
+            assert connection.sock is not None
+            local = connection.sock.getsockname()
+            time.sleep(3)
+            connection.request("GET", "/healthz")
+            assert connection.getresponse().status == 200
+            assert connection.sock.getsockname() == local
+        finally:
+            connection.close()
         # Each gunicorn worker runs a pipeline thread (no Redis), and each records itself.
         alive = re.compile(r"^hub_workers_alive 2\.0$", re.M)
         deadline = time.monotonic() + 30
