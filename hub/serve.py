@@ -70,8 +70,9 @@ def _worker_exit(server: Any, worker: Any) -> None:
 
 def prepare_metrics_dir(settings: Settings) -> Path:
     """A fresh directory where gunicorn's workers keep their metrics (one file per process),
-    so /metrics adds them up whichever worker answers."""
-    directory = settings.data_dir / "metrics"
+    so /metrics adds them up whichever worker answers. One per port: two `hub serve` on one
+    data directory (two ports) must not clear each other's files at start."""
+    directory = settings.data_dir / "metrics" / f"port-{settings.server.port}"
     if directory.exists():
         shutil.rmtree(directory)
     directory.mkdir(parents=True, mode=0o700)
