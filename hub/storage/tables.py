@@ -243,6 +243,7 @@ review_items = Table(
     Column("note", Text, nullable=True),
     Column("edited_body", Text, nullable=True),
     Index(None, "state", "created_us"),
+    Index(None, "submission_id"),
     UniqueConstraint("object_id", "version_us"),
 )
 
