@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any, get_type_hints
 from urllib.parse import urlsplit
 
+from hub.sharing.policy import allowed_list_problems
+
 MEMBER_KINDS = ("industry", "government")
 TLP_LEVELS = ("clear", "green", "amber", "amber+strict", "red")
 COLLECTION_KINDS = ("inbox", "feed", "trust-group")
@@ -624,12 +626,19 @@ def _strings(key: str, value: Any) -> tuple[str, ...]:
 
 
 def _allowed_properties(raw: Any) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """Per type, the properties a release keeps: each list must keep what makes the object
+    STIX 2.1, or every released object of that type would be invalid."""
     if not isinstance(raw, dict):
         raise ConfigError("[sharing.allowed_properties] must be a table of type = [properties]")
-    return tuple(
-        (obj_type, _strings(f"sharing.allowed_properties.{obj_type}", props))
-        for obj_type, props in sorted(raw.items())
-    )
+    lists = []
+    for obj_type, props in sorted(raw.items()):
+        key = f"sharing.allowed_properties.{obj_type}"
+        names = _strings(key, props)
+        problems = allowed_list_problems(key, obj_type, names)
+        if problems:
+            raise ConfigError("; ".join(problems))
+        lists.append((obj_type, names))
+    return tuple(lists)
 
 
 def check_principals(key: str, values: list[str]) -> tuple[str, ...]:

@@ -13,7 +13,13 @@ from hub.errors import HubError
 from hub.services import collections as collection_service
 from hub.services import policy_admin
 from hub.services import policy_rules as policy_rules_service
-from hub.sharing.policy import ACTIONS, DETECTORS, NEVER_RELEASED, UNKNOWN_MARKING_ACTIONS
+from hub.sharing.policy import (
+    ACTIONS,
+    DETECTORS,
+    NEVER_RELEASED,
+    UNKNOWN_MARKING_ACTIONS,
+    required_properties,
+)
 from hub.stix.markings import TLP_LEVELS
 from hub.stix.timestamps import now_us
 from hub.storage.reports import DAY_US
@@ -123,7 +129,7 @@ def policy_rules(error: HubError | None = None) -> Page:
         unknown_actions=UNKNOWN_MARKING_ACTIONS,
         actions=ACTIONS,
         detectors=DETECTORS,
-        required=policy_rules_service.required_properties,
+        required=required_properties,
         # After a refused change the form shows what was typed, with what is wrong.
         typed=request.form if error is not None else None,
         error=error.description if error is not None else None,

@@ -17,26 +17,20 @@ from hub.services.sharing import config_policy, current_policy
 from hub.sharing.policy import (
     ACTIONS,
     DETECTORS,
-    SCO_TYPES,
     UNKNOWN_MARKING_ACTIONS,
     Policy,
     PolicyError,
+    allowed_list_problems,
 )
 from hub.stix.markings import TLP_LEVELS
 
-# Without these a released object is no longer STIX 2.1 (the transform keeps nothing else).
-REQUIRED = ("type", "spec_version", "id", "created", "modified")
-REQUIRED_SCO = ("type", "id")
 MAX_DOMAINS = 200
-MAX_PROPERTIES = 300
 
 _SEPARATORS = re.compile(r"[\s,]+")
 _LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
 _DOMAIN = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(?:\.{_LABEL})*$")
-# STIX 2.1: a type is 3 to 250 lowercase letters, digits and hyphens; a property name starts
-# with a letter and holds lowercase letters, digits and underscores.
+# STIX 2.1: a type is 3 to 250 lowercase letters, digits and hyphens.
 _TYPE = re.compile(r"^(?!.*--)[a-z0-9][a-z0-9-]{1,248}[a-z0-9]$")
-_PROPERTY = re.compile(r"^[a-z][a-z0-9_]{1,249}$")
 
 
 @dataclass(frozen=True)
@@ -49,10 +43,6 @@ class RulesPage:
 def page(hub: Hub) -> RulesPage:
     version, policy = current_policy(hub)
     return RulesPage(version, policy, config_policy(hub.settings))
-
-
-def required_properties(obj_type: str) -> tuple[str, ...]:
-    return REQUIRED_SCO if obj_type in SCO_TYPES else REQUIRED
 
 
 def rules_change(fields: Mapping[str, str]) -> Change:
@@ -142,24 +132,6 @@ def _allowed(
 
 def _properties(obj_type: str, text: str, problems: list[str]) -> frozenset[str]:
     names = {name for name in _SEPARATORS.split(text.strip()) if name}
-    if not names:
-        return frozenset()
-    where = f"allowed properties of {obj_type}"
-    bad = sorted(n for n in names if not _PROPERTY.match(n))
-    if bad:
-        problems.append(f"{where}: {', '.join(repr(n) for n in bad)} not a STIX property name")
-    custom = sorted(n for n in names if n.startswith("x_"))
-    if custom:
-        problems.append(
-            f"{where}: {', '.join(custom)}: custom x_ properties are kept or redacted by the "
-            "custom-property detector, not listed"
-        )
-    missing = [n for n in required_properties(obj_type) if n not in names]
-    if missing:
-        problems.append(
-            f"{where}: keep {', '.join(missing)} (every released {obj_type} needs "
-            f"{', '.join(required_properties(obj_type))})"
-        )
-    if len(names) > MAX_PROPERTIES:
-        problems.append(f"{where}: at most {MAX_PROPERTIES} properties")
+    if names:
+        problems += allowed_list_problems(f"allowed properties of {obj_type}", obj_type, names)
     return frozenset(names)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -564,3 +565,40 @@ def linkage_warnings(policy: Policy, readers: Mapping[str, Sequence[str]]) -> li
                     f"{hidden.alias!r} are then attributed to it"
                 )
     return warnings
+
+
+# Without these a released object is no longer STIX 2.1 (the transform keeps nothing else).
+REQUIRED_PROPERTIES: Final = ("type", "spec_version", "id", "created", "modified")
+REQUIRED_SCO_PROPERTIES: Final = ("type", "id")
+MAX_ALLOWED_PROPERTIES: Final = 300
+# STIX 2.1: a property name starts with a letter and holds lowercase letters, digits and
+# underscores.
+_PROPERTY_NAME: Final = re.compile(r"^[a-z][a-z0-9_]{1,249}$")
+
+
+def required_properties(obj_type: str) -> tuple[str, ...]:
+    return REQUIRED_SCO_PROPERTIES if obj_type in SCO_TYPES else REQUIRED_PROPERTIES
+
+
+def allowed_list_problems(where: str, obj_type: str, names: Iterable[str]) -> list[str]:
+    """What is wrong with a list of properties to keep for `obj_type` (empty: nothing)."""
+    names = set(names)
+    problems: list[str] = []
+    bad = sorted(n for n in names if not _PROPERTY_NAME.match(n))
+    if bad:
+        problems.append(f"{where}: {', '.join(repr(n) for n in bad)} not a STIX property name")
+    custom = sorted(n for n in names if n.startswith("x_"))
+    if custom:
+        problems.append(
+            f"{where}: {', '.join(custom)}: custom x_ properties are kept or redacted by the "
+            "custom-property detector, not listed"
+        )
+    missing = [n for n in required_properties(obj_type) if n not in names]
+    if missing:
+        problems.append(
+            f"{where}: keep {', '.join(missing)} (every released {obj_type} needs "
+            f"{', '.join(required_properties(obj_type))})"
+        )
+    if len(names) > MAX_ALLOWED_PROPERTIES:
+        problems.append(f"{where}: at most {MAX_ALLOWED_PROPERTIES} properties")
+    return problems

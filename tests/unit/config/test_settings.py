@@ -86,6 +86,19 @@ def test_collections_from_file_replace_defaults(tmp_path: Path) -> None:
         ("[collections.x]\nkind = 'bin'\n", {}, r"collections\.x\.kind"),
         ("[collections.Bad]\n", {}, r"collections\.Bad"),
         ("[server\n", {}, r"not valid TOML"),
+        ("", {"HUB_SERVER_KEEPALIVE_SECONDS": "0"}, r"server\.keepalive_seconds"),
+        (
+            "[sharing.allowed_properties]\nindicator = ['name', 'pattern']\n",
+            {},
+            r"sharing\.allowed_properties\.indicator: keep type, spec_version, id, created, "
+            r"modified",
+        ),
+        (
+            "[sharing.allowed_properties]\nurl = ['type', 'id', 'value', 'x_note', 'Bad']\n",
+            {},
+            r"'Bad' not a STIX property name.*x_note: custom x_ properties",
+        ),
+        ("[sharing.allowed_properties]\nurl = []\n", {}, r"url: keep type, id"),
     ],
 )
 def test_bad_settings_name_the_key(
