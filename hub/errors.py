@@ -71,22 +71,22 @@ class Conflict(HubError):
     title = "Conflict"
 
 
-class ServiceUnavailable(HubError):
+class _RetryLater(HubError):
+    """An error the client should retry after a while (sent as Retry-After)."""
+
+    def __init__(self, description: str, retry_after: int) -> None:
+        super().__init__(description)
+        self.retry_after = max(1, retry_after)  # seconds
+
+
+class ServiceUnavailable(_RetryLater):
     status = 503
     title = "Service unavailable"
 
-    def __init__(self, description: str, retry_after: int) -> None:
-        super().__init__(description)
-        self.retry_after = max(1, retry_after)  # seconds, sent as Retry-After
 
-
-class TooManyRequests(HubError):
+class TooManyRequests(_RetryLater):
     status = 429
     title = "Too many requests"
-
-    def __init__(self, description: str, retry_after: int) -> None:
-        super().__init__(description)
-        self.retry_after = max(1, retry_after)  # seconds, sent as Retry-After
 
 
 def title_for(status: int, fallback: str) -> str:

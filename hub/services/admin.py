@@ -6,11 +6,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from hub.config import MEMBER_KINDS
 from hub.errors import BadRequest, Conflict, NotFound
 from hub.services import membership
 from hub.services.context import Hub
-from hub.services.membership import CONSENTS, IssuedKey
+from hub.services.membership import IssuedKey
 from hub.services.users import Actor
 from hub.services.users import record as _audit
 from hub.stix.timestamps import now_us
@@ -93,12 +92,7 @@ def update_member(hub: Hub, actor: Actor, member_id: str, fields: MemberFields) 
     old = membership.find_member(hub, member_id)
     name, kind, consent = fields.name.strip(), fields.kind, fields.consent
     sector, contact, aliases = fields.sector, fields.contact, fields.aliases
-    if not name or len(name) > 200:
-        raise BadRequest("a member name is 1 to 200 characters")
-    if kind not in MEMBER_KINDS:
-        raise BadRequest(f"kind must be one of {', '.join(MEMBER_KINDS)}")
-    if consent not in CONSENTS:
-        raise BadRequest(f"consent must be one of {', '.join(CONSENTS)}")
+    membership.check_member(name, kind, consent)
     cleaned = membership.clean_aliases(_aliases(aliases))
     new = replace(
         old,

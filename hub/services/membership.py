@@ -36,6 +36,16 @@ class IssuedKey:
     secret: str  # shown once, never stored
 
 
+def check_member(name: str, kind: str, consent: str) -> None:
+    """BadRequest naming the first of a member's name, kind and default consent that is unfit."""
+    if not name or len(name) > 200:
+        raise BadRequest("a member name is 1 to 200 characters")
+    if kind not in MEMBER_KINDS:
+        raise BadRequest(f"kind must be one of {', '.join(MEMBER_KINDS)}, not {kind!r}")
+    if consent not in CONSENTS:
+        raise BadRequest(f"consent must be one of {', '.join(CONSENTS)}, not {consent!r}")
+
+
 def clean_aliases(aliases: Sequence[str]) -> tuple[str, ...]:
     """The aliases without blanks and repeats; BadRequest naming the first unfit one."""
     cleaned = tuple(dict.fromkeys(a.strip() for a in aliases if a.strip()))
@@ -58,12 +68,7 @@ def add_member(
 ) -> Member:
     name = name.strip()
     cleaned = clean_aliases(aliases)
-    if not name or len(name) > 200:
-        raise BadRequest("a member name is 1 to 200 characters")
-    if kind not in MEMBER_KINDS:
-        raise BadRequest(f"kind must be one of {', '.join(MEMBER_KINDS)}, not {kind!r}")
-    if consent not in CONSENTS:
-        raise BadRequest(f"consent must be one of {', '.join(CONSENTS)}, not {consent!r}")
+    check_member(name, kind, consent)
     member = Member(
         str(uuid.uuid4()),
         name,

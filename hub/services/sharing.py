@@ -9,13 +9,15 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import orjson
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
-from hub.config import Settings
+from hub.auth.principal import Principal, matches
+from hub.config import MEMBER_KINDS, Settings
 from hub.services.context import Hub
 from hub.sharing.pii import Detectors
 from hub.sharing.policy import (
@@ -23,7 +25,6 @@ from hub.sharing.policy import (
     FeedPolicy,
     Policy,
     default_allowed_properties,
-    linkage_warnings,
 )
 from hub.sharing.pseudonyms import (
     PseudonymKey,
@@ -215,3 +216,46 @@ def rotate_pseudonym_key(hub: Hub) -> int:
     os.replace(temporary, path)
     hub.cache.pop("pseudonym_key", None)
     return pseudonym_key(hub).epoch
+
+
+def _shared_reader(first: Sequence[str], second: Sequence[str]) -> str | None:
+    """A kind of member (as 'kind members' or 'kind members in sector') that may read
+    through both reader lists, or None."""
+    sectors = {e.partition(":")[2] for e in (*first, *second) if ":" in e} | {""}
+    for kind in MEMBER_KINDS:
+        for sector in sorted(sectors):
+            reader = Principal("", "", kind, sector or None, "", frozenset())
+            if matches(reader, first) and matches(reader, second):
+                return f"{kind} members in {sector}" if sector else f"{kind} members"
+    return None
+
+
+def linkage_warnings(policy: Policy, readers: Mapping[str, Sequence[str]]) -> list[str]:
+    """Where pseudonyms can be linked to the member behind them. Objects keep their ids in
+    every feed; a member who reads a feed that names a submitter and another that
+    pseudonymises it sees the same object under both, and so learns who the pseudonym is:
+    harmless when the second feed holds nothing the first does not, a disclosure when it
+    takes TLP levels the first does not. `readers`: each feed alias's reader entries."""
+    warnings: list[str] = []
+    for consent in ("everyone", "government"):
+        for named in policy.feeds:
+            if named.identity != "consent" or (consent == "government" and not named.government):
+                continue
+            for hidden in policy.feeds:
+                names_here = hidden.identity == "consent" and (
+                    consent == "everyone" or hidden.government
+                )
+                extra = hidden.tlp - named.tlp
+                if names_here or not extra:
+                    continue
+                who = _shared_reader(readers.get(named.alias, ()), readers.get(hidden.alias, ()))
+                if who is None:
+                    continue
+                levels = ", ".join(f"TLP:{t.upper()}" for t in sorted(extra))
+                warnings.append(
+                    f"{who} read both {named.alias!r}, where a member with consent {consent!r} "
+                    f"is named, and {hidden.alias!r}, where it is pseudonymised: an object in "
+                    f"both links the pseudonym to the member, whose {levels} objects in "
+                    f"{hidden.alias!r} are then attributed to it"
+                )
+    return warnings

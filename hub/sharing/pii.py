@@ -206,13 +206,12 @@ class Detectors:
         """Remember the short strings in which nothing was found: labels, vocabularies and
         stock descriptions recur in object after object. A string's hits do not depend on
         the strings scanned with it (see `_scan_segments`), so skipping it later is exact."""
-        dirty = {hit.text for hit in found}
-        dirty_paths = {hit.path for hit in found}
+        dirty = {hit.path for hit in found}  # each segment has a path of its own
         clean = self._clean
         if len(clean) >= _CLEAN_STRINGS:
             clean.clear()  # bounded: a stream of unique strings must not grow it for ever
         for path, text in segments:
-            if len(text) <= _CLEAN_LENGTH and path not in dirty_paths and text not in dirty:
+            if len(text) <= _CLEAN_LENGTH and path not in dirty:
                 clean.add(text)
 
     def scan_text(self, path: str, text: str) -> Iterator[Hit]:

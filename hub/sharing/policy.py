@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Final
@@ -513,58 +513,6 @@ def alias_problem(alias: str) -> str | None:
             "rewritten or dropped in every object of this member"
         )
     return None
-
-
-def _shared_reader(first: Sequence[str], second: Sequence[str]) -> str | None:
-    """A kind of member (as 'kind' or 'kind in sector') that may read through both reader
-    lists, or None. Entries: '*', a kind, 'kind:sector', 'sector:sector'."""
-    sectors = {e.partition(":")[2] for e in (*first, *second) if ":" in e} | {""}
-    for kind in ("industry", "government"):
-        for sector in sorted(sectors):
-
-            def reads(entries: Sequence[str], kind: str = kind, sector: str = sector) -> bool:
-                for entry in entries:
-                    scope, _, wanted = entry.partition(":")
-                    if entry in ("*", kind) or (
-                        wanted and wanted == sector and scope in ("sector", kind)
-                    ):
-                        return True
-                return False
-
-            if reads(first) and reads(second):
-                return f"{kind} members in {sector}" if sector else f"{kind} members"
-    return None
-
-
-def linkage_warnings(policy: Policy, readers: Mapping[str, Sequence[str]]) -> list[str]:
-    """Where pseudonyms can be linked to the member behind them. Objects keep their ids in
-    every feed; a member who reads a feed that names a submitter and another that
-    pseudonymises it sees the same object under both, and so learns who the pseudonym is:
-    harmless when the second feed holds nothing the first does not, a disclosure when it
-    takes TLP levels the first does not. `readers`: each feed alias's reader entries."""
-    warnings: list[str] = []
-    for consent in ("everyone", "government"):
-        for named in policy.feeds:
-            if named.identity != "consent" or (consent == "government" and not named.government):
-                continue
-            for hidden in policy.feeds:
-                names_here = hidden.identity == "consent" and (
-                    consent == "everyone" or hidden.government
-                )
-                extra = hidden.tlp - named.tlp
-                if names_here or not extra:
-                    continue
-                who = _shared_reader(readers.get(named.alias, ()), readers.get(hidden.alias, ()))
-                if who is None:
-                    continue
-                levels = ", ".join(f"TLP:{t.upper()}" for t in sorted(extra))
-                warnings.append(
-                    f"{who} read both {named.alias!r}, where a member with consent {consent!r} "
-                    f"is named, and {hidden.alias!r}, where it is pseudonymised: an object in "
-                    f"both links the pseudonym to the member, whose {levels} objects in "
-                    f"{hidden.alias!r} are then attributed to it"
-                )
-    return warnings
 
 
 # Without these a released object is no longer STIX 2.1 (the transform keeps nothing else).

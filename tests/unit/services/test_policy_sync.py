@@ -55,7 +55,7 @@ def test_a_version_another_process_numbered_first_is_taken_not_an_error(
     monkeypatch.setattr(PolicyRepository, "add", add)
 
     assert sync_policy(Hub(changed, any_hub.db)) == recorded
-    assert not racing[0]  # it did try to number the same version, and was refused
+    assert not racing[0]  # it did try to number a version while the race lasted
     with any_hub.db.read() as conn:
         versions = conn.execute(select(policy_versions.c.version)).scalars().all()
     assert sorted(versions) == list(range(1, recorded + 1))

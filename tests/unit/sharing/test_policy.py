@@ -18,7 +18,6 @@ from hub.sharing.policy import (
     Submitter,
     alias_problem,
     default_allowed_properties,
-    linkage_warnings,
 )
 
 ALL = frozenset({"clear", "green", "amber"})
@@ -239,37 +238,3 @@ def test_aliases_that_would_rewrite_numbers_or_stix_names_are_refused(alias: str
 @pytest.mark.parametrize("alias", ["Acme-CERT", "acmebank.example", "ABB", "Contoso", "x9 Labs"])
 def test_ordinary_aliases_are_accepted(alias: str) -> None:
     assert alias_problem(alias) is None
-
-
-_DEFAULT_READERS = {"public": ["*"], "members": ["industry"], "government": ["government"]}
-
-
-def test_the_default_feeds_let_nobody_link_a_pseudonym_to_its_member() -> None:
-    assert linkage_warnings(Policy(feeds=_feeds()), _DEFAULT_READERS) == []
-
-
-def test_reading_a_naming_feed_and_a_wider_pseudonymous_one_is_a_warning() -> None:
-    narrow = {"clear", "green"}
-    feeds = (
-        FeedPolicy("public", frozenset({"clear"})),
-        FeedPolicy("members", frozenset({"clear", "green", "amber"})),
-        FeedPolicy("government", frozenset(narrow), government=True),
-    )
-    both = {**_DEFAULT_READERS, "members": ["industry", "government"]}
-    warnings = linkage_warnings(Policy(feeds=feeds), both)
-    assert len(warnings) == 1
-    assert "government members read both 'government'" in warnings[0]
-    assert "'members', where it is pseudonymised" in warnings[0]
-    assert "TLP:AMBER" in warnings[0]
-    # The same feeds, read by separate audiences, link nothing.
-    assert linkage_warnings(Policy(feeds=feeds), _DEFAULT_READERS) == []
-
-
-def test_a_sector_reader_entry_counts_as_a_shared_reader() -> None:
-    feeds = (
-        FeedPolicy("energy", frozenset({"clear", "green", "amber"}), identity="never"),
-        FeedPolicy("everyone", frozenset({"clear"})),
-    )
-    readers = {"energy": ["sector:energy"], "everyone": ["*"]}
-    warnings = linkage_warnings(Policy(feeds=feeds), readers)
-    assert any(w.startswith("industry members in energy read both 'everyone'") for w in warnings)
