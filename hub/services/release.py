@@ -159,7 +159,7 @@ class Releaser:
         return {
             id(item): {
                 alias: (identity, _new_version(item.key, out))
-                for alias, (identity, out) in self._outputs(item, previous).items()
+                for alias, (identity, out) in self._outputs(item, previous, copy=False).items()
             }
             for item in released
         }
@@ -222,10 +222,12 @@ class Releaser:
         return {alias: out for alias, (_, out) in self._outputs(item, {}).items()}
 
     def _outputs(
-        self, item: Item, previous: Mapping[tuple[str, str], str]
+        self, item: Item, previous: Mapping[tuple[str, str], str], *, copy: bool = True
     ) -> dict[str, tuple[AudienceIdentity, dict[str, Any]]]:
+        """Each feed's version of `item`; with `copy=False` they share the values no rule
+        changed with `item.obj` (see `sanitise`), for callers that serialise them at once."""
         decision = item.decision
-        base = sanitise(item.obj, decision, self.policy)
+        base = sanitise(item.obj, decision, self.policy, copy=copy)
         outputs: dict[str, tuple[AudienceIdentity, dict[str, Any]]] = {}
         probe: str | None = None  # made once, searched by each feed's rewriter
         for verdict in decision.feeds:

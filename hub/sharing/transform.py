@@ -38,8 +38,12 @@ _NO_CREATOR = SCO_TYPES | {"marking-definition"}
 _KEY_VERDICTS = 4096
 
 
-def sanitise(obj: Mapping[str, Any], decision: Decision, policy: Policy) -> dict[str, Any]:
-    """The feed-independent part of the transform."""
+def sanitise(
+    obj: Mapping[str, Any], decision: Decision, policy: Policy, *, copy: bool = True
+) -> dict[str, Any]:
+    """The feed-independent part of the transform. With `copy=False` the values it leaves as
+    they are (a list of labels, a kill chain) are the input's own, not copies: for a caller
+    that serialises the result at once and hands it to no one (the pipeline)."""
     allowed = policy.allowed_properties.get(str(obj.get("type")))
     by_path: dict[str, list[Hit]] = defaultdict(list)
     for hit in decision.redact:
@@ -57,7 +61,10 @@ def sanitise(obj: Mapping[str, Any], decision: Decision, policy: Policy) -> dict
             continue
         if allowed is not None and key not in allowed and not decision.keep_unlisted:
             continue
-        result[key] = _redacted(key, value, by_path) if by_path else _copy(value)
+        if by_path:
+            result[key] = _redacted(key, value, by_path)
+        else:
+            result[key] = _copy(value) if copy else value
     result["object_marking_refs"] = [TLP2_MARKING_IDS[decision.tlp]]
     return result
 

@@ -147,11 +147,16 @@ class ObjectRepository:
         flag_changes: dict[int, dict[str, bool]] = {}
         clock = now_us()
         for item in items:
-            state = states.setdefault(item.object_id, _ObjectState())
-            if item.version_us is None and state.versions:
+            state = states.get(item.object_id)
+            # The common case: no version stored, none earlier in this chunk; the row is the
+            # object's first and latest, and no other row's flags change.
+            fresh = state is None
+            if state is None:
+                state = states[item.object_id] = _ObjectState()
+            elif item.version_us is None and state.versions:
                 outcomes.append(StoredOutcome(False, 0))  # unversioned: stored once, ever
                 continue
-            if item.version_us is not None and item.version_us in state.versions:
+            elif item.version_us is not None and item.version_us in state.versions:
                 outcomes.append(StoredOutcome(False, 0))
                 continue
             last_added = max(clock, last_added + 1)  # strictly increasing per collection
@@ -169,22 +174,25 @@ class ObjectRepository:
                     version_us,
                     item.version_text,
                     last_added,
-                    False,
-                    False,
+                    fresh,
+                    fresh,
                     submitted_by,
                     item.body,
                 ]
             )
-            if state.latest is None or version_us > state.latest[0]:
-                if state.latest is not None:
-                    flag_changes.setdefault(state.latest[1], {})["is_latest"] = False
-                state.latest = (version_us, seq)
-                flag_changes.setdefault(seq, {})["is_latest"] = True
-            if state.first is None or version_us < state.first[0]:
-                if state.first is not None:
-                    flag_changes.setdefault(state.first[1], {})["is_first"] = False
-                state.first = (version_us, seq)
-                flag_changes.setdefault(seq, {})["is_first"] = True
+            if fresh:
+                state.latest = state.first = (version_us, seq)
+            else:
+                if state.latest is None or version_us > state.latest[0]:
+                    if state.latest is not None:
+                        flag_changes.setdefault(state.latest[1], {})["is_latest"] = False
+                    state.latest = (version_us, seq)
+                    flag_changes.setdefault(seq, {})["is_latest"] = True
+                if state.first is None or version_us < state.first[0]:
+                    if state.first is not None:
+                        flag_changes.setdefault(state.first[1], {})["is_first"] = False
+                    state.first = (version_us, seq)
+                    flag_changes.setdefault(seq, {})["is_first"] = True
             outcomes.append(StoredOutcome(True, last_added))
         if new_rows:
             first_new = new_rows[0][1]

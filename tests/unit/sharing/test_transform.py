@@ -228,6 +228,28 @@ def test_transforming_leaves_the_input_alone_and_gives_the_same_output_twice() -
     assert obj == pristine and second != first
 
 
+def test_sanitise_without_copies_gives_the_same_object_and_leaves_the_input_alone() -> None:
+    rules = three_feeds(actions={"custom-property": "allow"})
+    for description in ("seen at a bank", "j@victim.example at Acme Bank"):
+        obj = indicator(
+            description=description,
+            labels=["a", "b"],
+            kill_chain_phases=[{"kill_chain_name": "lockheed", "phase_name": "recon"}],
+            x_meta={"k": ["v"]},
+        )
+        pristine = copy.deepcopy(obj)
+        decision = decide_one(obj, acme(), rules)
+        copied = sanitise(obj, decision, rules)
+        shared = sanitise(obj, decision, rules, copy=False)
+        assert shared == copied
+        assert obj == pristine
+        assert copied["labels"] is not obj["labels"]  # the default hands out copies
+        if not decision.redact:  # the pipeline's serialises at once: no copy is needed
+            assert shared["labels"] is obj["labels"]
+        else:
+            assert shared["description"] == "[REDACTED:email] at Acme Bank"
+
+
 # Letters whose case-insensitive matches go beyond str.lower(): dotless i, dotted capital I,
 # Kelvin sign, long s, sharp s, and the combining dot above.
 _TRICKY = "AaIiKkSs\u0131\u0130\u212a\u017f\u00df\u0307 -_"
