@@ -20,8 +20,14 @@ move it. Two sections (`--only` picks them):
   `today` (the hub's schema: the inbox row, a full row per feed, a receipt per feed),
   `slim-feeds` (one shared released body and receipt row, two feed rows without a body),
   `one-release-row` (one row per version holding the released body, the receipt's fields and
-  the feeds as a bit mask; the feeds read it through a filter) and `one-release-row-no-body`
-  (the same without the body: rendered when read).
+  the feeds as a bit mask; the feeds read it through a filter), `one-release-row-no-body`
+  (the same without the body: rendered when read) and `unpaged-inbox-one-release-row` (a
+  release row, and the inbox in a table of its own without the indexes TAXII paging needs, as
+  no member pages the inbox). Every 20th object is TLP:CLEAR and goes to
+  the public feed as well. For `today` and `one-release-row`, a 1,000-object page is then read
+  from the middle of a dense feed and of the sparse public feed (in `one-release-row` through
+  its (tlp, seq) index or its primary key, with the feed's identity put into each body), to
+  see what such a layout would cost the readers.
 
 Run from the repository root with the hub's virtualenv (PostgreSQL at 127.0.0.1:5432, database
 `test`; a schema per run, dropped at the end):
@@ -56,6 +62,7 @@ if __package__ in (None, ""):  # run as a script: make `bench` importable
 import orjson
 
 from bench.ingest import (
+    _IDENTITY_REF,
     MEMBER_NAME,
     POSTGRES,
     RESULTS_DIR,
@@ -252,6 +259,13 @@ CREATE TABLE releases (
 CREATE UNIQUE INDEX releases_version ON releases (object_id, version_us);
 CREATE INDEX releases_submission ON releases (submission_id);
 CREATE INDEX releases_type ON releases (type, seq);
+CREATE INDEX releases_tlp ON releases (tlp, seq);
+CREATE TABLE inbox_versions (
+    seq INTEGER PRIMARY KEY, object_id TEXT NOT NULL, type TEXT NOT NULL,
+    spec_version TEXT NOT NULL, version_us INTEGER NOT NULL, version_text TEXT,
+    date_added_us INTEGER NOT NULL, is_latest BOOLEAN NOT NULL, is_first BOOLEAN NOT NULL,
+    submitted_by TEXT, body TEXT NOT NULL);
+CREATE UNIQUE INDEX inbox_versions_version ON inbox_versions (object_id, version_us);
 """
 
 _OBJECT_VERSION = (
@@ -275,7 +289,19 @@ _RELEASE = (
     " policy_version, tlp, redactions, released_us, feeds, latest_feeds, identities, body)"
     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
-LAYOUTS = ("trust-group", "today", "slim-feeds", "one-release-row", "one-release-row-no-body")
+_INBOX_VERSION = (
+    "INSERT INTO inbox_versions (seq, object_id, type, spec_version, version_us, version_text,"
+    " date_added_us, is_latest, is_first, submitted_by, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?,"
+    " ?, ?)"
+)
+LAYOUTS = (
+    "trust-group",
+    "today",
+    "slim-feeds",
+    "one-release-row",
+    "one-release-row-no-body",
+    "unpaged-inbox-one-release-row",
+)
 
 
 def _layout_database(path: Path) -> sqlite3.Connection:
@@ -293,10 +319,25 @@ def _layout_database(path: Path) -> sqlite3.Connection:
     return db
 
 
-def run_layout(layout: str, root: Path, opts: argparse.Namespace) -> list[float]:
-    """µs per object of each timed chunk's write transaction (after `--preload` rows)."""
+# Every 20th object is TLP:CLEAR and goes to the public feed too (the rest are TLP:GREEN).
+_CLEAR_EVERY = 20
+# Where a release row's body names the submitter: replaced by each feed's identity when read.
+_PLACEHOLDER = "\x01"
+
+
+@dataclass
+class LayoutRun:
+    write_us: list[float]  # per object, each timed chunk's write transaction
+    # feed -> ms per 1,000-object page read from the middle (median of `--reads`)
+    read_ms: dict[str, float] = field(default_factory=dict)
+
+
+def run_layout(layout: str, root: Path, opts: argparse.Namespace) -> LayoutRun:
+    """The write transaction per object of each timed chunk (after `--preload` rows), and for
+    two layouts, the time to read a 1,000-object page of a dense and of a sparse feed."""
     db = _layout_database(root / f"layout-{layout}.db")
     inbox, feeds = str(uuid.uuid4()), (str(uuid.uuid4()), str(uuid.uuid4()))
+    public = str(uuid.uuid4())
     member, submission = str(uuid.uuid4()), str(uuid.uuid4())
     pseudonym = f"identity--{uuid.uuid4()}"
     chunk, preload = 1_000, opts.preload // 1_000
@@ -330,8 +371,15 @@ def run_layout(layout: str, root: Path, opts: argparse.Namespace) -> list[float]
             )
             for oid, kind, v, seq, b in versions
         ]
-        db.executemany(_OBJECT_VERSION, rows)
+        if layout.startswith("unpaged-inbox"):
+            # The inbox in a table of its own, without the indexes TAXII pages need: members
+            # post to it, and read what was released from the feeds.
+            db.executemany(_INBOX_VERSION, [row[1:] for row in rows])
+        else:
+            db.executemany(_OBJECT_VERSION, rows)
         if layout == "today":
+            clear = [row for row in rows if int(row[1]) % _CLEAR_EVERY == 0]
+            db.executemany(_OBJECT_VERSION, [(public, *row[1:]) for row in clear])
             for feed in feeds:
                 db.executemany(_OBJECT_VERSION, [(feed, *row[1:]) for row in rows])
                 db.executemany(
@@ -370,8 +418,8 @@ def run_layout(layout: str, root: Path, opts: argparse.Namespace) -> list[float]
                         for oid, kind, v, seq, _ in versions
                     ],
                 )
-        elif layout.startswith("one-release-row"):
-            keep_body = layout == "one-release-row"
+        elif layout.endswith(("one-release-row", "one-release-row-no-body")):
+            keep_body = not layout.endswith("no-body")
             db.executemany(
                 _RELEASE,
                 [
@@ -383,13 +431,13 @@ def run_layout(layout: str, root: Path, opts: argparse.Namespace) -> list[float]
                         member,
                         submission,
                         1,
-                        "green",
+                        "clear" if seq % _CLEAR_EVERY == 0 else "green",
                         None,
                         seq,
-                        6,
-                        6,
+                        7 if seq % _CLEAR_EVERY == 0 else 6,  # bit 1: public, 2 and 4: others
+                        7 if seq % _CLEAR_EVERY == 0 else 6,
                         f'["{pseudonym}","{pseudonym}"]',
-                        b if keep_body else "",
+                        b.replace(_IDENTITY_REF, _PLACEHOLDER) if keep_body else "",
                     )
                     for oid, kind, v, seq, b in versions
                 ],
@@ -397,8 +445,53 @@ def run_layout(layout: str, root: Path, opts: argparse.Namespace) -> list[float]
         db.execute("COMMIT")
         if number >= preload:
             timed.append((time.perf_counter() - started) * 1e6 / chunk)
+    run = LayoutRun(timed)
+    middle = (preload + opts.chunks) * chunk // 2
+    if layout == "today":
+        page = (
+            "SELECT body FROM object_versions WHERE collection_id = ? AND is_latest"
+            " AND seq > ? ORDER BY seq LIMIT 1001"
+        )
+        for name, feed in (("dense", feeds[0]), ("sparse", public)):
+            run.read_ms[name] = _read_ms(
+                opts.reads,
+                lambda f=feed: b",".join(r[0].encode() for r in db.execute(page, (f, middle))),
+            )
+    elif layout == "one-release-row":
+        # A feed taking most levels is read in seq order, one taking few through (tlp, seq):
+        # SQLite would sort every row of the levels of a dense feed to use that index.
+        page = (
+            "SELECT body FROM releases {} WHERE tlp IN ({}) AND feeds & ? AND latest_feeds & ?"
+            " AND seq > ? ORDER BY seq LIMIT 1001"
+        )
+        for name, index, levels, bit in (
+            ("dense", "NOT INDEXED", "'clear', 'green', 'amber'", 2),
+            ("sparse", "INDEXED BY releases_tlp", "'clear'", 1),
+        ):
+            sql = page.format(index, levels)
+            run.read_ms[name] = _read_ms(
+                opts.reads,
+                lambda sql=sql, bit=bit: b",".join(
+                    r[0].replace(_PLACEHOLDER, pseudonym).encode()
+                    for r in db.execute(sql, (bit, bit, middle))
+                ),
+            )
     db.close()
-    return timed
+    return run
+
+
+def _read_ms(reads: int, page: Callable[[], bytes]) -> float:
+    """Median ms of `reads` calls of `page` (after two not timed), which must give 1,000."""
+    for _ in range(2):
+        body = page()
+    if body.count(b'"type":"indicator"') < 1_000:
+        raise RuntimeError("a page of the layout benchmark did not hold 1,000 objects")
+    times = []
+    for _ in range(reads):
+        started = time.perf_counter()
+        page()
+        times.append((time.perf_counter() - started) * 1e3)
+    return statistics.median(times)
 
 
 # --- the report ----------------------------------------------------------------------------------
@@ -412,7 +505,7 @@ class Results:
     options: dict[str, Any]
     load_before: str
     pipeline: list[PipelineRun] = field(default_factory=list)
-    layouts: dict[str, list[float]] = field(default_factory=dict)
+    layouts: dict[str, LayoutRun] = field(default_factory=dict)
 
 
 def _f(value: float) -> str:
@@ -464,25 +557,33 @@ def report(results: Results) -> str:
             "",
         ]
     if results.layouts:
-        base = statistics.median(results.layouts["trust-group"])
+        base = statistics.median(results.layouts["trust-group"].write_us)
         lines += [
-            "## Storage alone, SQLite through the driver (µs per object, write transaction)",
+            "## Storage alone, SQLite through the driver",
             "",
-            "Chunks of 1,000 objects after "
-            f"{results.options['preload']:,} rows; median and min over "
-            f"{results.options['chunks']} chunks. A release goes to two feeds.",
+            "Write transactions of chunks of 1,000 objects after "
+            f"{results.options['preload']:,} rows, median and min over "
+            f"{results.options['chunks']} chunks, µs per object. A release goes to two feeds "
+            f"(and every {_CLEAR_EVERY}th object, TLP:CLEAR, to the public feed too). Pages: "
+            "ms to read a 1,000-object page from the middle of a dense feed (members) and of "
+            f"the sparse public feed, median of {results.options['reads']} reads, the page's "
+            "bodies joined as the hub sends them (in `one-release-row`, with the feed's "
+            "identity put in each body).",
             "",
-            "| layout | median | min | x trust group | share of the rate, if storage were all |",
-            "|---|---|---|---|---|",
+            "| layout | write median | write min | x trust group | share of the rate, if "
+            "storage were all | page, dense feed | page, sparse feed |",
+            "|---|---|---|---|---|---|---|",
         ]
         for layout in LAYOUTS:
-            values = results.layouts.get(layout)
-            if not values:
+            found = results.layouts.get(layout)
+            if found is None:
                 continue
-            median = statistics.median(values)
+            median = statistics.median(found.write_us)
+            dense, sparse = found.read_ms.get("dense"), found.read_ms.get("sparse")
             lines.append(
-                f"| {layout} | {median:.1f} | {min(values):.1f} | {median / base:.2f} | "
-                f"{1 - base / median:.0%} |"
+                f"| {layout} | {median:.1f} | {min(found.write_us):.1f} | {median / base:.2f} | "
+                f"{1 - base / median:.0%} | {'' if dense is None else f'{dense:.1f}'} | "
+                f"{'' if sparse is None else f'{sparse:.1f}'} |"
             )
         lines.append("")
     return "\n".join(lines)
@@ -497,6 +598,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3, help="runs of each mode (medians)")
     parser.add_argument("--preload", type=int, default=60_000, help="rows before the timed chunks")
     parser.add_argument("--chunks", type=int, default=30, help="timed chunks of 1,000")
+    parser.add_argument("--reads", type=int, default=30, help="timed page reads per feed")
     parser.add_argument("--tag", default="", help="suffix of the report's file name")
     opts = parser.parse_args(argv)
     sections = set(opts.only.split(","))
@@ -506,7 +608,7 @@ def main(argv: list[str] | None = None) -> int:
         machine=machine_info("working tree", servers=POSTGRES in opts.backends),
         options={
             k: getattr(opts, k)
-            for k in ("objects", "submissions", "rounds", "preload", "chunks", "backends")
+            for k in ("objects", "submissions", "rounds", "preload", "chunks", "reads", "backends")
         },
         load_before=load_average(),
     )

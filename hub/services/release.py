@@ -28,7 +28,7 @@ from hub.sharing.pseudonyms import (
     pseudonym,
     real_identity,
 )
-from hub.sharing.transform import AudienceRewriter, probe_text, sanitise
+from hub.sharing.transform import AudienceRewriter, Probe, sanitise
 from hub.stix.markings import MarkingMeaning, definitions_in, tlp2_definition
 from hub.stix.objects import VersionKey, version_key
 from hub.stix.timestamps import TimestampError, now_us, parse_us
@@ -229,7 +229,7 @@ class Releaser:
         decision = item.decision
         base = sanitise(item.obj, decision, self.policy, copy=copy)
         outputs: dict[str, tuple[AudienceIdentity, dict[str, Any]]] = {}
-        probe: str | None = None  # made once, searched by each feed's rewriter
+        probe: Probe | None = None  # made once, searched by each feed's rewriter
         for verdict in decision.feeds:
             if not verdict.released:
                 continue
@@ -240,7 +240,7 @@ class Releaser:
                 # Released before under an older pseudonym key: keep that creator.
                 identity = AudienceIdentity(earlier, "a member of this hub", False, {})
             if probe is None:
-                probe = probe_text(base)
+                probe = Probe(base)
             outputs[verdict.alias] = (identity, self._rewriter(identity).apply(base, probe))
         return outputs
 

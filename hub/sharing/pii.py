@@ -268,11 +268,25 @@ class Detectors:
         ]
 
 
+# Property name -> is it not free text (an identifier, timestamp, vocabulary or reference)?
+# Remembered: the same few names recur in every object. Bounded, as names come from outside.
+_NOT_TEXT_KEYS: dict[str, bool] = {}
+_NOT_TEXT_KEYS_MAX: Final = 4096
+
+
+def _not_text(key: str) -> bool:
+    verdict = _NOT_TEXT_KEYS.get(key)
+    if verdict is None:
+        verdict = key in _NOT_TEXT or key.endswith(("_ref", "_refs"))
+        if len(_NOT_TEXT_KEYS) >= _NOT_TEXT_KEYS_MAX:
+            _NOT_TEXT_KEYS.clear()
+        _NOT_TEXT_KEYS[key] = verdict
+    return verdict
+
+
 def _skipped(key: str, sco: bool, person: bool) -> bool:
     """Top-level properties that are not free text, or are already a hit as a whole."""
-    if key in _NOT_TEXT or key.endswith(("_ref", "_refs")):
-        return True
-    return (sco and key == "value") or (person and key == "name")
+    return _not_text(key) or (sco and key == "value") or (person and key == "name")
 
 
 def _collect(path: str, value: Any, out: list[tuple[str, str]], clean: set[str]) -> None:
@@ -289,9 +303,8 @@ def _collect(path: str, value: Any, out: list[tuple[str, str]], clean: set[str])
                 _collect(f"{path}[{index}]", item, out, clean)
     elif isinstance(value, dict):
         for key, item in value.items():
-            if key in _NOT_TEXT or key.endswith(("_ref", "_refs")):
-                continue
-            _collect(f"{path}.{key}", item, out, clean)
+            if not _not_text(key):
+                _collect(f"{path}.{key}", item, out, clean)
 
 
 def _shown(value: Any) -> str:

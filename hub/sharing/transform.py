@@ -105,11 +105,26 @@ def fold(text: str) -> str:
     return folded
 
 
-def probe_text(base: Mapping[str, Any]) -> str:
-    """The object but its `created_by_ref`, as folded JSON: what the rewrite's fast path
-    searches for the submitter's names and ids."""
-    rest = {k: v for k, v in base.items() if k != "created_by_ref"}
-    return fold(orjson.dumps(rest).decode("utf-8"))
+class Probe:
+    """What the rewrite's fast path searches for the submitter's names and ids: the object
+    but its `created_by_ref`, as folded JSON, and the same with '_' and '-' read as spaces (as
+    `_names_submitter` reads property names). Made once per object and shared by every feed's
+    rewriter, which also share their verdicts (feeds that hide the submitter alike search the
+    same needles)."""
+
+    __slots__ = ("_spaced", "text", "verdicts")
+
+    def __init__(self, base: Mapping[str, Any]) -> None:
+        rest = {k: v for k, v in base.items() if k != "created_by_ref"}
+        self.text = fold(orjson.dumps(rest).decode("utf-8"))
+        self._spaced: str | None = None
+        self.verdicts: dict[tuple[str, ...], bool] = {}
+
+    @property
+    def spaced(self) -> str:
+        if self._spaced is None:
+            self._spaced = self.text.replace("_", " ").replace("-", " ")
+        return self._spaced
 
 
 class AudienceRewriter:
@@ -154,18 +169,22 @@ class AudienceRewriter:
                 return replacement
         return self._names.get(lowered, self.identity.name)
 
-    def _mentions_submitter(self, base: Mapping[str, Any], text: str | None = None) -> bool:
+    def _mentions_submitter(self, base: Mapping[str, Any], probe: Probe | None = None) -> bool:
         """Does anything but `created_by_ref` (set anyway) name the submitter? Property names
-        are read with '_' and '-' as spaces too, as `_names_submitter` reads them. `text` is
-        `probe_text(base)` when the caller has it already (one per object for every feed)."""
+        are read with '_' and '-' as spaces too, as `_names_submitter` reads them. `probe` is
+        `Probe(base)` when the caller has it already (one per object for every feed)."""
         if self._pattern is None:
             return False
-        if text is None:
-            text = probe_text(base)
-        if any(needle in text for needle in self._in_json):  # plain substring search: fast
-            return True
-        spaced = text.replace("_", " ").replace("-", " ")
-        return any(needle in spaced for needle in self._in_json)
+        if probe is None:
+            probe = Probe(base)
+        verdict = probe.verdicts.get(self._in_json)
+        if verdict is None:
+            # Plain substring searches: fast.
+            verdict = any(needle in probe.text for needle in self._in_json) or any(
+                needle in probe.spaced for needle in self._in_json
+            )
+            probe.verdicts[self._in_json] = verdict
+        return verdict
 
     def _names_submitter(self, key: str) -> bool:
         """True for a property name that spells the submitter (x_acme_bank_score); remembered
@@ -195,7 +214,7 @@ class AudienceRewriter:
             return out
         return value
 
-    def apply(self, base: Mapping[str, Any], probe: str | None = None) -> dict[str, Any]:
+    def apply(self, base: Mapping[str, Any], probe: Probe | None = None) -> dict[str, Any]:
         if not self._mentions_submitter(base, probe):
             # The common case, checked in two regex passes over the object's JSON: nothing
             # to rewrite but the creator.

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from hub.sharing.policy import Submitter
 from hub.sharing.pseudonyms import AudienceIdentity, pseudonym, real_identity
-from hub.sharing.transform import AudienceRewriter, fold, for_audience, sanitise
+from hub.sharing.transform import AudienceRewriter, Probe, fold, for_audience, sanitise
 from hub.stix.markings import TLP2_MARKING_IDS
 from tests.unit.sharing.factories import (
     ACME_ID,
@@ -248,6 +248,20 @@ def test_sanitise_without_copies_gives_the_same_object_and_leaves_the_input_alon
             assert shared["labels"] is obj["labels"]
         else:
             assert shared["description"] == "[REDACTED:email] at Acme Bank"
+
+
+def test_feeds_share_one_probe_and_each_gets_its_own_verdict() -> None:
+    """One Probe serves every feed of an object, in either order: a pseudonymous feed
+    rewrites the submitter's name, a feed that names it searches only for its ids."""
+    who = acme()
+    base = {"type": "note", "id": sid("note", 1), "content": f"seen at {who.name}"}
+    hidden, named = _members(who), real_identity(who, 0)
+    for order in ((hidden, named), (named, hidden)):
+        probe = Probe(base)
+        out = {i.id: AudienceRewriter(who, i).apply(base, probe) for i in order}
+        assert who.name not in out[hidden.id]["content"]
+        assert out[named.id]["content"] == base["content"]
+        assert len(probe.verdicts) == 2
 
 
 # Letters whose case-insensitive matches go beyond str.lower(): dotless i, dotted capital I,
