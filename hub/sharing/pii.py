@@ -191,11 +191,7 @@ class Detectors:
                 hits.append(Hit("custom-property", key, _shown(value)))
             elif _skipped(key, sco, person):
                 continue
-            if isinstance(value, str):
-                if value not in clean:
-                    segments.append((key, value))
-            else:
-                _collect(key, value, segments, clean)
+            _collect(key, value, segments, clean)
         if segments:
             in_text = self._scan_segments(segments)
             hits.extend(in_text)
@@ -268,20 +264,9 @@ class Detectors:
         ]
 
 
-# Property name -> is it not free text (an identifier, timestamp, vocabulary or reference)?
-# Remembered: the same few names recur in every object. Bounded, as names come from outside.
-_NOT_TEXT_KEYS: dict[str, bool] = {}
-_NOT_TEXT_KEYS_MAX: Final = 4096
-
-
 def _not_text(key: str) -> bool:
-    verdict = _NOT_TEXT_KEYS.get(key)
-    if verdict is None:
-        verdict = key in _NOT_TEXT or key.endswith(("_ref", "_refs"))
-        if len(_NOT_TEXT_KEYS) >= _NOT_TEXT_KEYS_MAX:
-            _NOT_TEXT_KEYS.clear()
-        _NOT_TEXT_KEYS[key] = verdict
-    return verdict
+    """A property that is not free text: an identifier, timestamp, vocabulary or reference."""
+    return key in _NOT_TEXT or key.endswith(("_ref", "_refs"))
 
 
 def _skipped(key: str, sco: bool, person: bool) -> bool:
